@@ -1,0 +1,86 @@
+"""Shared base model and small value types of the spec."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, NoReturn
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+class SpecModel(BaseModel):
+    """Every spec section: unknown keys are errors, values are immutable,
+    and the docstring under each field is its documentation in the JSON Schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# Our own names become parts of AWS physical names (`{project}-{env}-{name}`),
+# so they are kept to the intersection of what S3, IAM and SageMaker accept.
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+]
+ProjectName = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=20, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+]
+EnvironmentName = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=10, pattern=r"^[a-z][a-z0-9]*$"),
+]
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
+]
+
+S3Uri = Annotated[
+    str,
+    StringConstraints(max_length=1024, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"),
+]
+
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+# AWS tag keys/values: letters, digits, spaces and _.:/=+-@ ; `aws:` is reserved.
+_TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+
+
+def _tag_key(value: str) -> str:
+    if not 1 <= len(value) <= 128 or not _TAG_CHARS.match(value):
+        raise PydanticCustomError(
+            "tag_key", "tag key '{value}' must be 1-128 letters, digits, spaces or _.:/=+-@", {"value": value}
+        )
+    if value.lower().startswith("aws:"):
+        raise PydanticCustomError("tag_key", "tag key '{value}': the 'aws:' prefix is reserved by AWS", {"value": value})
+    return value
+
+
+def _tag_value(value: str) -> str:
+    if len(value) > 256 or not _TAG_CHARS.match(value):
+        raise PydanticCustomError(
+            "tag_value", "tag value '{value}' must be 0-256 letters, digits, spaces or _.:/=+-@", {"value": value}
+        )
+    return value
+
+
+TagKey = Annotated[
+    str,
+    AfterValidator(_tag_key),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^(?!aws:)[\w\s.:/=+\-@]*$"}),
+]
+TagValue = Annotated[
+    str,
+    AfterValidator(_tag_value),
+    WithJsonSchema({"type": "string", "maxLength": 256, "pattern": r"^[\w\s.:/=+\-@]*$"}),
+]
+
+
+def fail(kind: str, message: str, *, at: tuple[str | int, ...] = (), **ctx: object) -> NoReturn:
+    """Raise a validation error from a model validator.
+
+    `at` is the path, below the model being validated, of the value at fault; the
+    error reporter appends it to the location so the message points at that line.
+    """
+    raise PydanticCustomError(kind, message, {**ctx, "at": ".".join(str(p) for p in at)})

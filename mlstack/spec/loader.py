@@ -1,0 +1,174 @@
+"""Read mlstack.yaml, merge an environment overlay, validate, and report with positions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .errors import Problem, SpecError
+from .locate import locate, to_problems
+from .overlay import merge, to_plain
+from .project_spec import TIERS, ProjectSpec, SpecFile, Tier
+
+_ENV_NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
+_ENV_NAME_HELP = "environment names are 2-10 lowercase letters or digits, starting with a letter"
+
+
+@dataclass(frozen=True)
+class SpecDocument:
+    """The parsed file: the base tree and one overlay tree per environment."""
+
+    path: Path
+    display: str
+    base: CommentedMap
+    overlays: dict[str, CommentedMap]
+    root: CommentedMap
+
+    @property
+    def environments(self) -> list[str]:
+        return list(self.overlays)
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """The spec as one environment deploys it, with its settings resolved."""
+
+    name: str
+    tier: Tier
+    account_id: str
+    protect_stateful: bool
+    allow_auto_approval: bool
+    spec: ProjectSpec
+    source: Path
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_document(path: Path) -> SpecDocument:
+    """Parse the YAML (keeping positions) and split base from overlays."""
+    display = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError.single(display, 1, 1, "", "spec file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError.single(display, 1, 1, "", f"cannot read the spec: {exc}") from None
+    try:
+        root = YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        raise SpecError.single(display, line, column, "", f"YAML syntax error: {what}{context}") from None
+    except YAMLError as exc:
+        raise SpecError.single(display, 1, 1, "", f"YAML error: {exc}") from None
+    if not isinstance(root, CommentedMap):
+        raise SpecError.single(display, 1, 1, "", "the spec must be a YAML mapping (key: value) at the top level")
+
+    problems: list[Problem] = []
+    base = CommentedMap()
+    base.lc.line, base.lc.col = root.lc.line, root.lc.col
+    for key, value in root.items():
+        if key != "environments":
+            base[key] = value
+            base.lc.add_kv_line_col(key, list(root.lc.data[key]))
+    overlays: dict[str, CommentedMap] = {}
+    environments = root.get("environments")
+    if environments is None:
+        problems.append(Problem(display, 1, 1, "environments", "missing required key 'environments' (e.g. dev, prod)"))
+    elif not isinstance(environments, CommentedMap) or not environments:
+        (line, col), _ = locate(root, ("environments",))
+        problems.append(Problem(display, line + 1, col + 1, "environments", "must map environment names to overlays"))
+    else:
+        for name, overlay in environments.items():
+            (line, col), _ = locate(root, ("environments", name), key=True)
+            where = f"environments.{name}"
+            if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+                problems.append(Problem(display, line + 1, col + 1, where, _ENV_NAME_HELP))
+                continue
+            if overlay is None:
+                overlay = CommentedMap()
+                overlay.lc.line, overlay.lc.col = line, col
+            if not isinstance(overlay, CommentedMap):
+                problems.append(Problem(display, line + 1, col + 1, where, "an overlay must be a mapping"))
+                continue
+            if "environments" in overlay:
+                (l2, c2), _ = locate(root, ("environments", name, "environments"), key=True)
+                problems.append(Problem(display, l2 + 1, c2 + 1, f"{where}.environments", "overlays cannot nest"))
+                continue
+            overlays[name] = overlay
+    if problems:
+        raise SpecError(problems)
+    return SpecDocument(path=path, display=display, base=base, overlays=overlays, root=root)
+
+
+def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
+    """Merge the environment's overlay into the base and validate the result."""
+    if environment not in document.overlays:
+        known = ", ".join(document.environments)
+        (line, col), _ = locate(document.root, ("environments",), key=True)
+        raise SpecError.single(
+            document.display, line + 1, col + 1, "environments", f"no environment '{environment}' (defined: {known})"
+        )
+    merged = merge(document.base, document.overlays[environment])
+    try:
+        spec = ProjectSpec.model_validate(to_plain(merged), context={"environment": environment})
+    except ValidationError as exc:
+        raise SpecError(to_problems(exc.errors(), merged, document.display, ProjectSpec)) from None
+    settings = spec.settings
+    tier: Tier = settings.tier or environment  # type: ignore[assignment]  # checked by the validator
+    assert tier in TIERS and settings.account_id is not None  # guaranteed by _environment_rules
+    return EnvironmentSpec(
+        name=environment,
+        tier=tier,
+        account_id=settings.account_id,
+        protect_stateful=settings.protect_stateful if settings.protect_stateful is not None else tier == "prod",
+        allow_auto_approval=(
+            settings.allow_auto_approval if settings.allow_auto_approval is not None else tier == "dev"
+        ),
+        spec=spec,
+        source=document.path,
+    )
+
+
+def load_environment(path: Path, environment: str) -> EnvironmentSpec:
+    """Read, merge and validate one environment of a spec file. Raises SpecError."""
+    return resolve(read_document(path), environment)
+
+
+def load_all(path: Path) -> dict[str, EnvironmentSpec]:
+    """Validate every environment; problems of all environments are reported together.
+
+    A problem found only in some environments says which.
+    """
+    document = read_document(path)
+    seen: dict[Problem, list[str]] = {}
+    resolved: dict[str, EnvironmentSpec] = {}
+    for name in document.environments:
+        try:
+            resolved[name] = resolve(document, name)
+        except SpecError as exc:
+            for problem in exc.problems:
+                seen.setdefault(problem, []).append(name)
+    if not seen:
+        return resolved
+    everywhere = len(document.environments)
+    problems = [
+        p if len(envs) == everywhere else Problem(p.file, p.line, p.column, p.path, f"{p.message} (in {', '.join(envs)})")
+        for p, envs in seen.items()
+    ]
+    raise SpecError(problems)
+
+
+__all__ = ["EnvironmentSpec", "SpecDocument", "SpecFile", "load_all", "load_environment", "read_document", "resolve"]

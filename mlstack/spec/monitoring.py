@@ -1,0 +1,97 @@
+"""How a served model is watched: monitors, alarms and drift-triggered retraining."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .aws import AwsEnum
+from .base import S3Uri, SpecModel, fail
+
+ProcessingInstanceType = AwsEnum("ProcessingInstanceType", "processing instance type")
+
+# SageMaker Model Monitor accepts hourly, every-N-hours and daily cron schedules only.
+Cadence = Literal["hourly", "every_6_hours", "every_12_hours", "daily"]
+
+
+class DataQuality(SpecModel):
+    enabled: bool = True
+    cadence: Cadence = "hourly"
+    instance_type: ProcessingInstanceType = "ml.m5.large"  # type: ignore[valid-type]
+    max_runtime_seconds: int = Field(1800, ge=1, le=3600)
+    """Must finish within the hour that the schedule allows."""
+
+
+class ModelQuality(SpecModel):
+    enabled: bool = False
+    cadence: Cadence = "daily"
+    ground_truth_s3_uri: S3Uri | None = None
+    """Where labels for captured predictions arrive (merged by inference id)."""
+    inference_attribute: str | None = Field(None, max_length=256)
+    probability_attribute: str | None = Field(None, max_length=256)
+    probability_threshold: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _needs_ground_truth(self) -> ModelQuality:
+        if self.enabled and not self.ground_truth_s3_uri:
+            fail("ground_truth", "model quality monitoring needs ground_truth_s3_uri", at=("ground_truth_s3_uri",))
+        return self
+
+
+class Bias(SpecModel):
+    """SageMaker Clarify bias drift monitoring."""
+
+    enabled: bool = False
+    cadence: Cadence = "daily"
+    facet: str | None = Field(None, max_length=64)
+    """Sensitive attribute column (e.g. age_band)."""
+    facet_values: list[str | int | float] = Field(default_factory=list, max_length=20)
+    """Values of the facet that form the sensitive group."""
+    ground_truth_s3_uri: S3Uri | None = None
+
+    @model_validator(mode="after")
+    def _needs_facet(self) -> Bias:
+        if self.enabled and (not self.facet or not self.ground_truth_s3_uri):
+            fail("bias", "bias monitoring needs facet and ground_truth_s3_uri", at=("facet",))
+        return self
+
+
+class Explainability(SpecModel):
+    """SageMaker Clarify feature-attribution (SHAP) drift monitoring."""
+
+    enabled: bool = False
+    cadence: Cadence = "daily"
+
+
+class Alarms(SpecModel):
+    """CloudWatch alarm thresholds; the rollback alarms of the endpoint use them too."""
+
+    latency_p99_ms: int = Field(500, ge=1, le=600000)
+    """ModelLatency p99 above this (milliseconds) raises the alarm."""
+    error_5xx_percent: float = Field(1.0, gt=0, le=100)
+    """Invocation5XXErrors as a share of invocations."""
+    model_errors: int = Field(5, ge=1)
+    """ModelError count per period."""
+    drift_violations: int = Field(1, ge=1)
+    """Data-quality constraint violations per monitoring run."""
+    evaluation_periods: int = Field(3, ge=1, le=60)
+    period_seconds: Literal[60, 300, 900, 3600] = 60
+
+
+class Retraining(SpecModel):
+    on_drift: bool = True
+    """Start the training pipeline when the drift alarm fires."""
+    cooldown_hours: int = Field(24, ge=1, le=720)
+    """At most one drift-triggered retraining per this many hours."""
+
+
+class Monitoring(SpecModel):
+    enabled: bool = True
+    data_quality: DataQuality = DataQuality()
+    model_quality: ModelQuality = ModelQuality()
+    bias: Bias = Bias()
+    explainability: Explainability = Explainability()
+    alarms: Alarms = Alarms()
+    retraining: Retraining = Retraining()
+    problem_type: AwsEnum("MonitoringProblemType", "problem type") = "BinaryClassification"  # type: ignore[valid-type]

@@ -1,0 +1,166 @@
+"""The whole project spec, and the rules that depend on the environment."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, model_validator
+
+from .base import EnvironmentName, Slug, SpecModel, fail
+from .features import FeatureGroup
+from .monitoring import Monitoring
+from .project import Alerts, Mlflow, Network, Project, Settings
+from .serving import Serving
+from .training import DataSource, EvaluationGate, Registry, Training
+
+Tier = Literal["dev", "staging", "prod"]
+TIERS: tuple[str, ...] = ("dev", "staging", "prod")
+
+
+class ModelSpec(SpecModel):
+    name: Slug
+    """Model name; its package group, pipeline and endpoint are named after it."""
+    description: str = Field("", max_length=1024)
+    data: DataSource
+    training: Training
+    evaluation: EvaluationGate
+    registry: Registry = Registry()
+    serving: Serving | None = None
+    """None = train and register only."""
+    monitoring: Monitoring = Monitoring()
+
+
+class ProjectSpec(SpecModel):
+    """One ML project, as deployed to one environment (base merged with its overlay)."""
+
+    version: Literal[1] = 1
+    """Spec format version."""
+    project: Project
+    settings: Settings = Settings()
+    network: Network | None = None
+    """VPC placement; None = SageMaker-managed networking."""
+    alerts: Alerts = Alerts()
+    feature_groups: list[FeatureGroup] = Field(default_factory=list, max_length=50)
+    models: list[ModelSpec] = Field(default_factory=list, max_length=50)
+    mlflow: Mlflow = Mlflow()
+
+    def feature_group(self, name: str) -> FeatureGroup | None:
+        return next((g for g in self.feature_groups if g.name == name), None)
+
+    @model_validator(mode="after")
+    def _references(self) -> ProjectSpec:
+        for kind, items in (("feature group", self.feature_groups), ("model", self.models)):
+            names = [item.name for item in items]
+            for index, name in enumerate(names):
+                if names.index(name) != index:
+                    section = "feature_groups" if kind == "feature group" else "models"
+                    fail("duplicate", "{kind} '{name}' is defined twice", at=(section, index, "name"), kind=kind, name=name)
+        for index, model in enumerate(self.models):
+            _check_data_source(self, index, model.data)
+        return self
+
+    @model_validator(mode="after")
+    def _environment_rules(self, info: ValidationInfo) -> ProjectSpec:
+        context: dict[str, Any] = info.context or {}
+        environment = context.get("environment")
+        if environment is None:
+            return self
+        tier = self.settings.tier or (environment if environment in TIERS else None)
+        if tier is None:
+            fail(
+                "tier",
+                "environment '{env}' is not dev, staging or prod: set settings.tier to say which rules apply",
+                at=("settings",),
+                env=environment,
+            )
+        if self.settings.account_id is None:
+            fail("account", "every environment needs settings.account_id", at=("settings",))
+        auto_ok = self.settings.allow_auto_approval
+        auto_ok = tier == "dev" if auto_ok is None else auto_ok
+        for index, model in enumerate(self.models):
+            if model.registry.approval == "auto" and not auto_ok:
+                fail(
+                    "approval",
+                    "auto-approval is not allowed in {tier} (settings.allow_auto_approval); use manual",
+                    at=("models", index, "registry", "approval"),
+                    tier=tier,
+                )
+            if model.serving and model.serving.enabled:
+                _check_serving_tier(tier, index, model.serving)
+        return self
+
+
+def _check_data_source(spec: ProjectSpec, index: int, data: DataSource) -> None:
+    found_target = data.s3_uri is not None
+    for position, name in enumerate(data.feature_groups):
+        group = spec.feature_group(name)
+        if group is None:
+            known = ", ".join(g.name for g in spec.feature_groups) or "none defined"
+            fail(
+                "unknown_group",
+                "no feature group '{name}' in feature_groups (known: {known})",
+                at=("models", index, "data", "feature_groups", position),
+                name=name,
+                known=known,
+            )
+        if not group.offline_store.enabled:
+            fail(
+                "offline_store",
+                "feature group '{name}' has no offline store to train from",
+                at=("models", index, "data", "feature_groups", position),
+                name=name,
+            )
+        found_target = found_target or group.feature(data.target) is not None
+    if not found_target:
+        fail(
+            "target",
+            "target '{target}' is not a feature of {groups}",
+            at=("models", index, "data", "target"),
+            target=data.target,
+            groups=", ".join(data.feature_groups),
+        )
+
+
+def _check_serving_tier(tier: str, index: int, serving: Serving) -> None:
+    at = ("models", index, "serving")
+    if tier in ("staging", "prod") and serving.when_unapproved != "fail":
+        fail(
+            "unapproved",
+            "only approved versions may be deployed in {tier}: when_unapproved must be fail",
+            at=(*at, "when_unapproved"),
+            tier=tier,
+        )
+    if tier != "prod" or serving.target != "sagemaker":
+        return
+    if serving.serverless is not None:
+        fail("prod", "prod endpoints need data capture and a canary rollout; serverless has neither", at=(*at, "serverless"))
+    if serving.instance_count < 2:
+        fail(
+            "prod",
+            "prod needs at least 2 instances per production variant, for availability across zones",
+            at=(*at, "instance_count"),
+        )
+    for position, variant in enumerate(serving.variants):
+        if variant.instance_count is not None and variant.instance_count < 2:
+            fail(
+                "prod",
+                "prod needs at least 2 instances per production variant",
+                at=(*at, "variants", position, "instance_count"),
+            )
+    if serving.rollout.strategy not in ("CANARY", "LINEAR"):
+        fail("prod", "prod endpoints must roll out with CANARY or LINEAR, not ALL_AT_ONCE", at=(*at, "rollout", "strategy"))
+    if not serving.rollout.rollback_on_alarms:
+        fail("prod", "prod rollouts must roll back automatically on alarms", at=(*at, "rollout", "rollback_on_alarms"))
+    if not serving.data_capture.enabled:
+        fail("prod", "prod endpoints must capture inputs and outputs", at=(*at, "data_capture", "enabled"))
+
+
+class SpecFile(ProjectSpec):
+    """The file as written: the base spec plus one overlay per environment.
+
+    Overlays are deep-merged into the base (lists of named items merge by `name`)
+    and each result is validated as a ProjectSpec.
+    """
+
+    environments: dict[EnvironmentName, dict[str, Any]] = Field(min_length=1)
+    """Per-environment overlays of any part of the spec above; `settings` usually."""

@@ -1,0 +1,120 @@
+"""How a model is trained, judged and registered."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .aws import AwsEnum, AwsString
+from .base import S3Uri, Slug, SpecModel, fail
+
+TrainingInstanceType = AwsEnum("TrainingInstanceType", "training instance type")
+ProcessingInstanceType = AwsEnum("ProcessingInstanceType", "processing instance type")
+HyperParameterKey = AwsString("HyperParameterKey", "hyperparameter name")
+
+# EventBridge Scheduler expressions: rate(value unit) or a six-field cron().
+_RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
+_CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+
+
+class DataSource(SpecModel):
+    """Where the training data comes from: feature groups of this spec, or an S3 prefix."""
+
+    feature_groups: list[Slug] = Field(default_factory=list, max_length=10)
+    """Feature groups (by spec name) whose offline stores are joined on the record identifier."""
+    s3_uri: S3Uri | None = None
+    """A CSV/Parquet prefix to read instead of feature groups."""
+    target: str = Field(min_length=1, max_length=64)
+    """Label column."""
+    validation_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSource:
+        if bool(self.feature_groups) == bool(self.s3_uri):
+            fail("data_source", "set exactly one of feature_groups or s3_uri", at=("feature_groups",))
+        return self
+
+
+class Spot(SpecModel):
+    enabled: bool = False
+    """Train on spot capacity (up to 90% cheaper); checkpoints go to the project bucket."""
+    max_wait_minutes: int = Field(120, ge=1, le=40320)
+    """Total time to wait for spot capacity and train; at least `max_runtime_minutes`."""
+
+
+class Training(SpecModel):
+    framework: Literal["sklearn", "xgboost", "pytorch"]
+    """Framework whose SageMaker image runs the training script."""
+    framework_version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?(-\d+)?$")
+    """Version of the framework image, e.g. 1.2-1 for scikit-learn, 1.7-1 for XGBoost."""
+    entry_point: str = Field("train.py", pattern=r"^[\w\-]+\.py$")
+    """Training script in `pipelines/steps/`."""
+    instance_type: TrainingInstanceType = "ml.m5.xlarge"  # type: ignore[valid-type]
+    instance_count: int = Field(1, ge=1, le=100)
+    volume_size_gb: int = Field(30, ge=1, le=16384)
+    max_runtime_minutes: int = Field(60, ge=1, le=40320)
+    """Hard stop for the training job (AWS allows up to 28 days)."""
+    hyperparameters: dict[HyperParameterKey, str | int | float | bool] = Field(  # type: ignore[valid-type]
+        default_factory=dict, max_length=100
+    )
+    spot: Spot = Spot()
+    processing_instance_type: ProcessingInstanceType = "ml.m5.xlarge"  # type: ignore[valid-type]
+    """Instance type for the preprocessing, baseline and evaluation steps."""
+    schedule: str | None = Field(None, max_length=256)
+    """Retrain on a schedule: EventBridge Scheduler `rate(7 days)` or `cron(0 3 ? * MON *)`."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Training:
+        if self.spot.enabled and self.spot.max_wait_minutes < self.max_runtime_minutes:
+            fail(
+                "spot_wait",
+                "max_wait_minutes ({wait}) must be at least max_runtime_minutes ({run})",
+                at=("spot", "max_wait_minutes"),
+                wait=self.spot.max_wait_minutes,
+                run=self.max_runtime_minutes,
+            )
+        if self.schedule and not (_RATE.match(self.schedule) or _CRON.match(self.schedule)):
+            fail(
+                "schedule",
+                "'{value}' is not an EventBridge Scheduler expression: use rate(N minutes|hours|days) "
+                "or cron(min hour day-of-month month day-of-week year)",
+                at=("schedule",),
+                value=self.schedule,
+            )
+        for key, value in self.hyperparameters.items():
+            if len(str(value)) > 2500:
+                fail("hyperparameter", "value longer than 2500 characters", at=("hyperparameters", key))
+        return self
+
+
+class EvaluationGate(SpecModel):
+    """The quality gate: a model is registered only if `metric comparison threshold` holds."""
+
+    metric: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][\w]*$")
+    """Key in evaluation.json's `metrics` written by the evaluation step (e.g. auc, rmse)."""
+    comparison: Literal["GreaterThanOrEqualTo", "GreaterThan", "LessThanOrEqualTo", "LessThan"]
+    threshold: float
+
+
+class ModelCard(SpecModel):
+    """Fields of the SageMaker model card kept with the model group."""
+
+    description: str = Field(min_length=1, max_length=1024)
+    intended_uses: str = Field(min_length=1, max_length=2048)
+    risk_rating: Literal["High", "Medium", "Low", "Unknown"] = "Unknown"
+    owner: str | None = Field(None, max_length=256)
+    """Defaults to the project owner."""
+
+
+class Registry(SpecModel):
+    approval: Literal["manual", "auto"] = "manual"
+    """How versions that pass the gate are registered: PendingManualApproval, or Approved
+    where the environment allows auto-approval."""
+    share_with_accounts: list[AwsString("AccountId", "AWS account id")] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=20
+    )
+    """Accounts that may read the model package group (e.g. the prod account)."""
+    model_card: ModelCard | None = None
