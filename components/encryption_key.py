@@ -1,0 +1,81 @@
+"""A customer-managed KMS key with rotation, a scoped key policy and an alias."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ._policy import child, document
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncryptionKeyArgs:
+    alias: str
+    """Alias name, e.g. `alias/card-fraud-prod`."""
+    account_id: pulumi.Input[str]
+    """Account whose IAM policies may grant use of the key (the key policy delegates to it)."""
+    description: str = "mlstack data key"
+    service_principals: Sequence[str] = ()
+    """AWS services that encrypt for us with this key (SNS publishers such as
+    cloudwatch.amazonaws.com and events.amazonaws.com, logs.<region>.amazonaws.com)."""
+    deletion_window_days: int = 30
+    """Waiting period before a scheduled deletion takes effect (7-30)."""
+    rotation_period_days: int = 365
+    tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    """Protect and retain the key (losing it makes all data under it unreadable)."""
+
+
+class EncryptionKey(pulumi.ComponentResource):
+    key: aws.kms.Key
+    alias: aws.kms.Alias
+    arn: pulumi.Output[str]
+    key_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlstack:security:EncryptionKey", name, None, opts)
+        account_root = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":root")
+        statements = [
+            {
+                # The default key policy statement: key administration and use are
+                # granted through IAM policies of this account, never to "*".
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ]
+        if args.service_principals:
+            statements.append(
+                {
+                    "Sid": "ServicesEncryptForThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": sorted(args.service_principals)},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            )
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=args.description,
+            enable_key_rotation=True,
+            rotation_period_in_days=args.rotation_period_days,
+            deletion_window_in_days=args.deletion_window_days,
+            policy=document(*statements),
+            tags=dict(args.tags),
+            opts=child(self, stateful=True, protect=args.protect),
+        )
+        self.alias = aws.kms.Alias(
+            f"{name}-alias",
+            name=args.alias,
+            target_key_id=self.key.key_id,
+            opts=child(self),
+        )
+        self.arn = self.key.arn
+        self.key_id = self.key.key_id
+        self.register_outputs({"arn": self.arn, "key_id": self.key_id, "alias": args.alias})

@@ -1,0 +1,127 @@
+"""The `mlstack` command line: validate, plan, schema.
+
+Every command that reads a spec takes `--spec`; by default the stack config
+(`stacks/Pulumi.<env>.yaml`, key `mlstack:spec`) names it. Spec problems print
+as `file:line:col: path: message` and exit with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mlstack.spec import SpecError
+
+EXIT_SPEC_ERROR = 2
+
+app = typer.Typer(
+    name="mlstack",
+    help="Declarative MLOps on SageMaker: validate the spec and plan stacks offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+SpecOption = Annotated[
+    Path | None,
+    typer.Option("--spec", help="Spec file to use instead of the one the stack config names.", dir_okay=False),
+]
+
+
+def _default_spec(environment: str | None) -> Path:
+    from mlstack.program import PROJECT_DIR, spec_path  # noqa: PLC0415
+    from mlstack.synth import read_stack_config  # noqa: PLC0415
+
+    if environment is None:
+        return Path("mlstack.yaml")
+    project, config = read_stack_config(environment, PROJECT_DIR)
+    return spec_path(config.get(f"{project}:spec"), PROJECT_DIR)
+
+
+@app.command()
+def validate(
+    environment: Annotated[str | None, typer.Argument(help="Environment to validate; all when omitted.")] = None,
+    spec: SpecOption = None,
+) -> None:
+    """Check the spec (every environment, or one) without synthesizing anything."""
+    from mlstack.spec import load_all, load_environment  # noqa: PLC0415
+
+    path = spec or Path("mlstack.yaml")
+    if environment:
+        resolved = {environment: load_environment(path, environment)}
+    else:
+        resolved = load_all(path)
+    for name, env in resolved.items():
+        spec_ = env.spec
+        out.print(
+            f"[green]ok[/] {name}: tier {env.tier}, account {env.account_id}, "
+            f"{len(spec_.feature_groups)} feature groups, {len(spec_.models)} models"
+        )
+
+
+@app.command()
+def plan(
+    environment: Annotated[str, typer.Argument(help="Stack / environment to plan, e.g. dev.")],
+    spec: SpecOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Write the recorded resources as JSON.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")] = None,
+) -> None:
+    """Run the Pulumi program for a stack offline (mocks, no cloud) and show what it creates."""
+    from mlstack.render import plan_view  # noqa: PLC0415
+    from mlstack.synth import synthesize  # noqa: PLC0415
+
+    result = synthesize(environment, spec=spec)
+    if json_output:
+        text = result.to_json()
+        if output:
+            output.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return
+    out.print(plan_view(result))
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; stdout when omitted.")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of mlstack.yaml."""
+    from mlstack.schema import render_schema  # noqa: PLC0415
+
+    text = render_schema()
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    """Console entry point: spec problems exit 2 with located messages, no traceback."""
+    try:
+        app(standalone_mode=False)
+    except SpecError as exc:
+        # One plain line per problem (no wrapping) so editors and grep can jump to it.
+        for problem in exc.problems:
+            sys.stderr.write(problem.render() + "\n")
+        count = len(exc.problems)
+        err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
+        raise SystemExit(EXIT_SPEC_ERROR) from None
+    except typer.Abort:
+        raise SystemExit(1) from None
+    except (typer.Exit, SystemExit):
+        raise
+    except Exception as exc:  # click usage errors
+        import click  # noqa: PLC0415
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise

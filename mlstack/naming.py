@@ -1,0 +1,93 @@
+"""Every physical AWS name and the required tags, computed in one place.
+
+Names are deterministic `{project}-{env}-{thing}` so that a stack can be found
+in the console by its spec, and so that the plan never changes a name (a changed
+name replaces the resource). A name that would exceed its AWS limit keeps a
+readable prefix and ends in a hash of the full name, so it stays unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from mlstack.spec import EnvironmentSpec
+
+# Lengths AWS allows (botocore / IAM / S3 documentation).
+SAGEMAKER_NAME_MAX = 63  # endpoints, models, configs, package groups, schedules
+FEATURE_GROUP_NAME_MAX = 64
+IAM_ROLE_NAME_MAX = 64
+S3_BUCKET_NAME_MAX = 63
+KMS_ALIAS_MAX = 256
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` if it fits, else a prefix and an 8-hex hash of the whole name."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+@dataclass(frozen=True)
+class Names:
+    project: str
+    environment: str
+    account_id: str
+    region: str
+
+    @classmethod
+    def for_environment(cls, env: EnvironmentSpec, region: str) -> Names:
+        return cls(env.spec.project.name, env.name, env.account_id, region)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.environment}"
+
+    def sagemaker(self, thing: str) -> str:
+        return fit(f"{self.prefix}-{thing}", SAGEMAKER_NAME_MAX)
+
+    # -- foundation -------------------------------------------------------------
+    def kms_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+    def artifact_bucket(self) -> str:
+        # Bucket names are global: the account id keeps them unique across accounts.
+        return fit(f"{self.prefix}-artifacts-{self.account_id}", S3_BUCKET_NAME_MAX)
+
+    def sagemaker_role(self) -> str:
+        return fit(f"{self.prefix}-sagemaker-execution", IAM_ROLE_NAME_MAX)
+
+    def role(self, purpose: str) -> str:
+        return fit(f"{self.prefix}-{purpose}", IAM_ROLE_NAME_MAX)
+
+    # -- per feature group / model -------------------------------------------------
+    def feature_group(self, group: str) -> str:
+        return fit(f"{self.prefix}-{group}", FEATURE_GROUP_NAME_MAX)
+
+    def model_package_group(self, model: str) -> str:
+        return self.sagemaker(model)
+
+    def pipeline(self, model: str) -> str:
+        return self.sagemaker(f"{model}-training")
+
+    def endpoint(self, model: str) -> str:
+        return self.sagemaker(model)
+
+    def alarm(self, model: str, signal: str) -> str:
+        """CloudWatch alarm names; the drift alarm is also what retraining listens for."""
+        return fit(f"{self.prefix}-{model}-{signal}", 255)
+
+
+def required_tags(env: EnvironmentSpec) -> dict[str, str]:
+    """The tags every taggable resource carries: mlstack's own, then the spec's extras."""
+    project = env.spec.project
+    return {
+        "project": project.name,
+        "environment": env.name,
+        "owner": project.owner,
+        "cost-centre": project.cost_centre,
+        "data-classification": project.data_classification,
+        "managed-by": "mlstack",
+        **project.tags,
+    }

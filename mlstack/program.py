@@ -1,0 +1,34 @@
+"""The Pulumi program body: stack config -> spec -> platform.
+
+`__main__.py` calls `run()`. Kept here so the program can be imported and run
+under mocks by the offline synthesis exactly as `pulumi up` runs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from mlstack.platform import Platform, build_platform
+from mlstack.spec import SpecError, load_environment
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def spec_path(configured: str | None, project_dir: Path = PROJECT_DIR) -> Path:
+    path = Path(configured or "mlstack.yaml")
+    return path if path.is_absolute() else project_dir / path
+
+
+def run(project_dir: Path = PROJECT_DIR) -> Platform:
+    config = pulumi.Config("mlstack")
+    environment = config.require("environment")
+    region = pulumi.Config("aws").require("region")
+    path = spec_path(config.get("spec"), project_dir)
+    try:
+        env = load_environment(path, environment)
+    except SpecError as exc:
+        # A clean message instead of a Python traceback in `pulumi up`.
+        raise pulumi.RunError(f"invalid spec for environment '{environment}':\n{exc}") from None
+    return build_platform(env, region)

@@ -1,0 +1,66 @@
+"""Human-readable renderings of a plan (rich tree and type counts)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Group
+from rich.table import Table
+from rich.tree import Tree
+
+from mlstack.synth import Plan, RecordedResource
+
+# Inputs that best identify a resource in a tree line, by preference.
+_LABEL_KEYS = ("name", "featureGroupName", "modelPackageGroupName", "endpointName", "pipelineName")
+
+
+def _label(resource: RecordedResource) -> str:
+    kind = resource.type.rsplit(":", 1)[-1]
+    label = f"[bold]{resource.name}[/] [dim]{kind}[/]"
+    keys = ("bucket",) if resource.type == "aws:s3/bucket:Bucket" else _LABEL_KEYS
+    physical = next((resource.inputs[k] for k in keys if isinstance(resource.inputs.get(k), str)), None)
+    if physical and physical != resource.name:
+        label += f" [cyan]{physical}[/]"
+    flags = [flag for flag in ("protect", "retain_on_delete") if resource.options.get(flag)]
+    if flags:
+        label += " [yellow](" + ", ".join(flags).replace("_", "-") + ")[/]"
+    return label
+
+
+def plan_tree(plan: Plan) -> Tree:
+    env = plan.environment
+    root = Tree(
+        f"[bold]{plan.project}[/] stack [bold]{plan.stack}[/] — {env.spec.project.name}, "
+        f"tier {env.tier}, account {env.account_id}"
+    )
+    children: dict[str, list[RecordedResource]] = {}
+    for resource in plan.resources:
+        children.setdefault(resource.parent, []).append(resource)
+    urns = {r.urn for r in plan.resources}
+
+    def add(node: Tree, parent: str) -> None:
+        for resource in sorted(children.get(parent, []), key=lambda r: (r.custom, r.name)):
+            add(node.add(_label(resource)), resource.urn)
+
+    for parent in sorted(p for p in children if p not in urns):  # top level: parented to the stack
+        add(root, parent)
+    return root
+
+
+def type_counts(plan: Plan) -> Table:
+    table = Table(title="Resources by type", show_footer=True)
+    counts = Counter(r.type for r in plan.resources if r.custom)
+    table.add_column("type", footer="total")
+    table.add_column("count", justify="right", footer=str(sum(counts.values())))
+    for type_, count in sorted(counts.items()):
+        table.add_row(type_, str(count))
+    return table
+
+
+def plan_view(plan: Plan) -> Group:
+    components = sum(1 for r in plan.resources if not r.custom)
+    summary = (
+        f"{len(plan.resources) - components} resources in {components} components, "
+        f"synthesized offline in {plan.seconds:.2f} s"
+    )
+    return Group(plan_tree(plan), type_counts(plan), summary)
