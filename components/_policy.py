@@ -12,7 +12,9 @@ def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def child(parent: pulumi.Resource, *, stateful: bool = False, protect: bool = False, **extra: Any) -> pulumi.ResourceOptions:
+def child(
+    parent: pulumi.Resource, *, stateful: bool = False, protect: bool = False, **extra: Any
+) -> pulumi.ResourceOptions:
     """Options for a component's child: parented, and for stateful resources
     protected and retained when `protect` is on (prod)."""
     if stateful and protect:

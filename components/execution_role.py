@@ -34,7 +34,10 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
     name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: SageMakerExecutionRoleArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: SageMakerExecutionRoleArgs,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlstack:security:SageMakerExecutionRole", name, None, opts)
         self.role = aws.iam.Role(
@@ -61,7 +64,12 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
             {
                 "Sid": "ReadWriteProjectObjects",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                ],
                 "Resource": pulumi.Output.concat(args.bucket_arn, "/*"),
             },
             {
@@ -73,13 +81,24 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
             {
                 "Sid": "UseProjectKey",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                "Action": [
+                    "kms:Decrypt",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey",
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                ],
                 "Resource": args.kms_key_arn,
             },
             {
                 "Sid": "WriteSageMakerLogs",
                 "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 "Resource": [log_groups, pulumi.Output.concat(log_groups, ":log-stream:*")],
             },
             {
@@ -100,7 +119,11 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
             {
                 "Sid": "PullImagesInRegion",
                 "Effect": "Allow",
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Action": [
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
                 "Resource": pulumi.Output.concat("arn:aws:ecr:", args.region, ":*:repository/*"),
             },
             *args.extra_statements,

@@ -70,6 +70,4 @@ class Foundation(pulumi.ComponentResource):
             ),
             parent,
         )
-        self.register_outputs(
-            {"key_arn": self.key.arn, "bucket_name": self.bucket.name, "role_arn": self.role.arn}
-        )
+        self.register_outputs({"key_arn": self.key.arn, "bucket_name": self.bucket.name, "role_arn": self.role.arn})

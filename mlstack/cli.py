@@ -35,8 +35,8 @@ SpecOption = Annotated[
 
 
 def _default_spec(environment: str | None) -> Path:
-    from mlstack.program import PROJECT_DIR, spec_path  # noqa: PLC0415
-    from mlstack.synth import read_stack_config  # noqa: PLC0415
+    from mlstack.program import PROJECT_DIR, spec_path
+    from mlstack.synth import read_stack_config
 
     if environment is None:
         return Path("mlstack.yaml")
@@ -50,13 +50,10 @@ def validate(
     spec: SpecOption = None,
 ) -> None:
     """Check the spec (every environment, or one) without synthesizing anything."""
-    from mlstack.spec import load_all, load_environment  # noqa: PLC0415
+    from mlstack.spec import load_all, load_environment
 
     path = spec or Path("mlstack.yaml")
-    if environment:
-        resolved = {environment: load_environment(path, environment)}
-    else:
-        resolved = load_all(path)
+    resolved = {environment: load_environment(path, environment)} if environment else load_all(path)
     for name, env in resolved.items():
         spec_ = env.spec
         out.print(
@@ -73,8 +70,8 @@ def plan(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")] = None,
 ) -> None:
     """Run the Pulumi program for a stack offline (mocks, no cloud) and show what it creates."""
-    from mlstack.render import plan_view  # noqa: PLC0415
-    from mlstack.synth import synthesize  # noqa: PLC0415
+    from mlstack.render import plan_view
+    from mlstack.synth import synthesize
 
     result = synthesize(environment, spec=spec)
     if json_output:
@@ -92,7 +89,7 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; stdout when omitted.")] = None,
 ) -> None:
     """Print (or write) the JSON Schema of mlstack.yaml."""
-    from mlstack.schema import render_schema  # noqa: PLC0415
+    from mlstack.schema import render_schema
 
     text = render_schema()
     if output:
@@ -119,7 +116,7 @@ def main() -> None:
     except (typer.Exit, SystemExit):
         raise
     except Exception as exc:  # click usage errors
-        import click  # noqa: PLC0415
+        import click
 
         if isinstance(exc, click.ClickException):
             exc.show()

@@ -7,7 +7,6 @@ part of it, so they get a deep-partial copy: the same definitions with
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -43,8 +42,10 @@ def build_schema() -> dict[str, Any]:
         "Lists of named items (models, feature_groups, variants) merge by name."
     )
     definitions["ProjectSpecOverlay"] = root_overlay
-    schema["properties"]["environments"]["additionalProperties"] = {"$ref": "#/$defs/ProjectSpecOverlay"}
-    schema["properties"]["environments"]["propertyNames"] = {"pattern": "^[a-z][a-z0-9]{1,9}$"}
+    environments = schema["properties"]["environments"]
+    environments.pop("patternProperties", None)  # pydantic's rendering of the key type
+    environments["propertyNames"] = {"pattern": "^[a-z][a-z0-9]{1,9}$"}
+    environments["additionalProperties"] = {"$ref": "#/$defs/ProjectSpecOverlay"}
     schema["title"] = "mlstack project spec"
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 from ruamel.yaml import YAML
 
 from mlstack.program import PROJECT_DIR, spec_path
@@ -103,28 +105,32 @@ def _normalise(value: Any) -> Any:
 
 def _arn_parts(type_: str) -> tuple[str, str]:
     """'aws:s3/bucket:Bucket' -> ('s3', 'bucket')."""
-    module = type_.split(":")[1].split("/")[0] if ":" in type_ else "unknown"
+    module = type_.split(":")[1].split("/", maxsplit=1)[0] if ":" in type_ else "unknown"
     kind = type_.rsplit(":", 1)[-1]
     return module, kind[:1].lower() + kind[1:]
 
 
-class DeterministicMocks:
+class DeterministicMocks(Mocks):
     """Answers the program's registrations with outputs derived from inputs and names."""
 
     def __init__(self, region: str, account_id: str) -> None:
         self.region = region
         self.account_id = account_id
 
-    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         service, kind = _arn_parts(args.typ)
         physical = next(
-            (str(inputs[k]) for k in ("name", "bucket", "roleName") if isinstance(inputs.get(k), str)), args.name
+            (str(inputs[k]) for k in ("name", "bucket", "roleName") if isinstance(inputs.get(k), str)),
+            args.name,
         )
         outputs: dict[str, Any] = {}
         if args.typ == "aws:kms/key:Key":
             key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}/{args.name}"))
-            outputs = {"keyId": key_id, "arn": f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}"}
+            outputs = {
+                "keyId": key_id,
+                "arn": f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}",
+            }
             physical = key_id
         elif args.typ == "aws:s3/bucket:Bucket":
             outputs = {"arn": f"arn:aws:s3:::{physical}", "bucket": physical}
@@ -137,19 +143,23 @@ class DeterministicMocks:
             physical = f"{args.name}-{digest}"
         return physical, {**outputs, **inputs}
 
-    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:root", "id": self.account_id}, None
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:aws:iam::{self.account_id}:root",
+                "id": self.account_id,
+            }, None
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, None
         return {}, None
 
 
 def _recording_monitor_class() -> type:
-    from pulumi.runtime import rpc  # noqa: PLC0415
-    from pulumi.runtime.mocks import MockMonitor  # noqa: PLC0415
-    from pulumi.runtime.settings import get_project as project_name  # noqa: PLC0415
-    from pulumi.runtime.settings import get_stack as stack_name  # noqa: PLC0415
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_project as project_name
+    from pulumi.runtime.settings import get_stack as stack_name
 
     class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         """The SDK's mock monitor, also keeping what a plan and the policies need."""
@@ -167,7 +177,7 @@ def _recording_monitor_class() -> type:
                     type_ = f"{qualified}${type_}"
             return f"urn:pulumi:{stack_name()}::{project_name()}::{type_}::{name}"
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             if request.type == "pulumi:pulumi:Stack":
                 return response
@@ -183,9 +193,7 @@ def _recording_monitor_class() -> type:
                 "custom_timeouts": {
                     k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)
                 },
-                "aliases": sorted(
-                    a.urn or a.spec.name for a in request.aliases if a.urn or a.spec.name
-                ),
+                "aliases": sorted(a.urn or a.spec.name for a in request.aliases if a.urn or a.spec.name),
             }
             self.recorded.append(
                 RecordedResource(
@@ -215,7 +223,11 @@ def read_stack_config(environment: str, project_dir: Path = PROJECT_DIR) -> tupl
     if not stack_file.exists():
         known = sorted(p.name.split(".")[1] for p in config_dir.glob("Pulumi.*.yaml"))
         raise SpecError.single(
-            stack_file.relative_to(project_dir), 1, 1, "", f"no stack '{environment}' (stacks: {', '.join(known)})"
+            stack_file.relative_to(project_dir),
+            1,
+            1,
+            "",
+            f"no stack '{environment}' (stacks: {', '.join(known)})",
         )
     config: dict[str, str] = {}
     for key, value in ((yaml.load(stack_file.read_text()) or {}).get("config") or {}).items():
@@ -241,7 +253,11 @@ def synthesize(environment: str, spec: Path | None = None, project_dir: Path = P
     stack_env = config.get(f"{project}:environment", environment)
     env = load_environment(spec_path(config.get(f"{project}:spec"), project_dir), stack_env)
     # A fresh context: the SDK keeps its settings and root resource in contextvars.
-    recorded, outputs = contextvars.Context().run(_run_program, project, environment, config, region, env, project_dir)
+    recorded, outputs = contextvars.Context().run(
+        lambda: _run_program(
+            project=project, stack=environment, config=config, region=region, env=env, project_dir=project_dir
+        )
+    )
     return Plan(
         project=project,
         stack=environment,
@@ -253,12 +269,17 @@ def synthesize(environment: str, spec: Path | None = None, project_dir: Path = P
 
 
 def _run_program(
-    project: str, stack: str, config: dict[str, str], region: str, env: EnvironmentSpec, project_dir: Path
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    region: str,
+    env: EnvironmentSpec,
+    project_dir: Path,
 ) -> tuple[list[RecordedResource], dict[str, Any]]:
-    import pulumi  # noqa: PLC0415
-    from pulumi.runtime import set_all_config, set_mocks, settings  # noqa: PLC0415
-    from pulumi.runtime.stack import run_pulumi_func  # noqa: PLC0415
-    from pulumi.runtime.sync_await import _sync_await  # noqa: PLC0415
+    from pulumi.runtime import set_all_config, set_mocks, settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
 
     monitor = _recording_monitor_class()(DeterministicMocks(region, env.account_id))
     set_all_config(config)

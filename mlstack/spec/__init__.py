@@ -1,7 +1,14 @@
 """The typed project spec: one YAML file describes an ML project and its environments."""
 
 from .errors import Problem, SpecError
-from .loader import EnvironmentSpec, SpecDocument, load_all, load_environment, read_document, resolve
+from .loader import (
+    EnvironmentSpec,
+    SpecDocument,
+    load_all,
+    load_environment,
+    read_document,
+    resolve,
+)
 from .project_spec import TIERS, ModelSpec, ProjectSpec, SpecFile, Tier
 
 __all__ = [

@@ -59,7 +59,7 @@ def _cache_dir() -> Path:
 
 
 def _read_from_botocore() -> dict[str, dict[str, Any]]:
-    import botocore.session  # noqa: PLC0415 - only on a cold cache
+    import botocore.session
 
     session = botocore.session.get_session()
     models: dict[str, Any] = {}
@@ -122,13 +122,15 @@ def _enum_check(label: str, values: tuple[str, ...]):
         if close:
             hint += f"; did you mean '{close[0]}'?"
         raise PydanticCustomError(
-            "aws_enum", "'{value}' is not a valid {label} ({hint})", {"value": value, "label": label, "hint": hint}
+            "aws_enum",
+            "'{value}' is not a valid {label} ({hint})",
+            {"value": value, "label": label, "hint": hint},
         )
 
     return check
 
 
-def AwsEnum(name: str, label: str, service: str = "sagemaker") -> Any:  # noqa: N802 - a type factory
+def AwsEnum(name: str, label: str, service: str = "sagemaker") -> Any:
     """A string restricted to the values of a botocore enum shape."""
     values = enum_values(name, service)
     return Annotated[
@@ -159,8 +161,13 @@ def _name_check(label: str, pattern: str, min_len: int, max_len: int):
     return check
 
 
-def AwsString(  # noqa: N802 - a type factory
-    name: str, label: str, service: str = "sagemaker", *, prefix: str = "", max_len: int | None = None
+def AwsString(
+    name: str,
+    label: str,
+    service: str = "sagemaker",
+    *,
+    prefix: str = "",
+    max_len: int | None = None,
 ) -> Any:
     """A string within a botocore shape's length and pattern.
 

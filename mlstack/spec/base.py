@@ -50,17 +50,23 @@ _TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 def _tag_key(value: str) -> str:
     if not 1 <= len(value) <= 128 or not _TAG_CHARS.match(value):
         raise PydanticCustomError(
-            "tag_key", "tag key '{value}' must be 1-128 letters, digits, spaces or _.:/=+-@", {"value": value}
+            "tag_key",
+            "tag key '{value}' must be 1-128 letters, digits, spaces or _.:/=+-@",
+            {"value": value},
         )
     if value.lower().startswith("aws:"):
-        raise PydanticCustomError("tag_key", "tag key '{value}': the 'aws:' prefix is reserved by AWS", {"value": value})
+        raise PydanticCustomError(
+            "tag_key", "tag key '{value}': the 'aws:' prefix is reserved by AWS", {"value": value}
+        )
     return value
 
 
 def _tag_value(value: str) -> str:
     if len(value) > 256 or not _TAG_CHARS.match(value):
         raise PydanticCustomError(
-            "tag_value", "tag value '{value}' must be 0-256 letters, digits, spaces or _.:/=+-@", {"value": value}
+            "tag_value",
+            "tag value '{value}' must be 0-256 letters, digits, spaces or _.:/=+-@",
+            {"value": value},
         )
     return value
 
@@ -68,7 +74,14 @@ def _tag_value(value: str) -> str:
 TagKey = Annotated[
     str,
     AfterValidator(_tag_key),
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^(?!aws:)[\w\s.:/=+\-@]*$"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "pattern": r"^(?!aws:)[\w\s.:/=+\-@]*$",
+        }
+    ),
 ]
 TagValue = Annotated[
     str,

@@ -77,7 +77,12 @@ class FeatureGroup(SpecModel):
                 fail("duplicate", "feature '{name}' is defined twice", at=at, name=feature.name)
             seen.add(feature.name.lower())
             if feature.name in RESERVED_FEATURE_NAMES:
-                fail("reserved", "feature name '{name}' is reserved by the feature store", at=at, name=feature.name)
+                fail(
+                    "reserved",
+                    "feature name '{name}' is reserved by the feature store",
+                    at=at,
+                    name=feature.name,
+                )
         for role, name, types in (
             ("record_identifier", self.record_identifier, ("String", "Integral")),
             ("event_time", self.event_time, ("String", "Fractional")),
@@ -95,5 +100,9 @@ class FeatureGroup(SpecModel):
                     type=feature.type,
                 )
         if not (self.online_store.enabled or self.offline_store.enabled):
-            fail("no_store", "enable the online store, the offline store, or both", at=("online_store",))
+            fail(
+                "no_store",
+                "enable the online store, the offline store, or both",
+                at=("online_store",),
+            )
         return self

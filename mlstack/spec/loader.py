@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -86,18 +87,27 @@ def read_document(path: Path) -> SpecDocument:
     overlays: dict[str, CommentedMap] = {}
     environments = root.get("environments")
     if environments is None:
-        problems.append(Problem(display, 1, 1, "environments", "missing required key 'environments' (e.g. dev, prod)"))
+        problems.append(
+            Problem(
+                display,
+                1,
+                1,
+                "environments",
+                "missing required key 'environments' (e.g. dev, prod)",
+            )
+        )
     elif not isinstance(environments, CommentedMap) or not environments:
         (line, col), _ = locate(root, ("environments",))
         problems.append(Problem(display, line + 1, col + 1, "environments", "must map environment names to overlays"))
     else:
-        for name, overlay in environments.items():
+        for name, written in environments.items():
             (line, col), _ = locate(root, ("environments", name), key=True)
             where = f"environments.{name}"
             if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
                 problems.append(Problem(display, line + 1, col + 1, where, _ENV_NAME_HELP))
                 continue
-            if overlay is None:
+            overlay = written
+            if overlay is None:  # `prod:` with nothing under it
                 overlay = CommentedMap()
                 overlay.lc.line, overlay.lc.col = line, col
             if not isinstance(overlay, CommentedMap):
@@ -119,7 +129,11 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
         known = ", ".join(document.environments)
         (line, col), _ = locate(document.root, ("environments",), key=True)
         raise SpecError.single(
-            document.display, line + 1, col + 1, "environments", f"no environment '{environment}' (defined: {known})"
+            document.display,
+            line + 1,
+            col + 1,
+            "environments",
+            f"no environment '{environment}' (defined: {known})",
         )
     merged = merge(document.base, document.overlays[environment])
     try:
@@ -165,10 +179,20 @@ def load_all(path: Path) -> dict[str, EnvironmentSpec]:
         return resolved
     everywhere = len(document.environments)
     problems = [
-        p if len(envs) == everywhere else Problem(p.file, p.line, p.column, p.path, f"{p.message} (in {', '.join(envs)})")
+        p
+        if len(envs) == everywhere
+        else Problem(p.file, p.line, p.column, p.path, f"{p.message} (in {', '.join(envs)})")
         for p, envs in seen.items()
     ]
     raise SpecError(problems)
 
 
-__all__ = ["EnvironmentSpec", "SpecDocument", "SpecFile", "load_all", "load_environment", "read_document", "resolve"]
+__all__ = [
+    "EnvironmentSpec",
+    "SpecDocument",
+    "SpecFile",
+    "load_all",
+    "load_environment",
+    "read_document",
+    "resolve",
+]

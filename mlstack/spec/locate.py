@@ -53,6 +53,9 @@ def locate(root: Any, loc: tuple[Any, ...], *, key: bool = False) -> tuple[tuple
             key_position = found_key
         walked.append(part)
         node = node[part]
+    if walked and isinstance(node, CommentedMap | CommentedSeq):
+        # a whole section is at fault: its key reads better than its first line
+        return key_position, tuple(walked)
     return position, tuple(walked)
 
 
@@ -113,9 +116,7 @@ def _message(error: ErrorDetails, root_model: type[BaseModel], loc: tuple[Any, .
     return message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message
 
 
-def to_problems(
-    errors: list[ErrorDetails], tree: Any, file: str, root_model: type[BaseModel]
-) -> list[Problem]:
+def to_problems(errors: list[ErrorDetails], tree: Any, file: str, root_model: type[BaseModel]) -> list[Problem]:
     problems = []
     for error in errors:
         loc = tuple(error["loc"]) + _at_parts(error)

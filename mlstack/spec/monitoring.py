@@ -35,7 +35,11 @@ class ModelQuality(SpecModel):
     @model_validator(mode="after")
     def _needs_ground_truth(self) -> ModelQuality:
         if self.enabled and not self.ground_truth_s3_uri:
-            fail("ground_truth", "model quality monitoring needs ground_truth_s3_uri", at=("ground_truth_s3_uri",))
+            fail(
+                "ground_truth",
+                "model quality monitoring needs ground_truth_s3_uri",
+                at=("ground_truth_s3_uri",),
+            )
         return self
 
 

@@ -14,7 +14,14 @@ SubnetId = AwsString("SubnetId", "subnet id", prefix="subnet-")
 SecurityGroupId = AwsString("SecurityGroupId", "security group id", prefix="sg-")
 
 # Tag keys mlstack sets itself; the spec may not override them.
-RESERVED_TAG_KEYS = ("project", "environment", "owner", "cost-centre", "data-classification", "managed-by")
+RESERVED_TAG_KEYS = (
+    "project",
+    "environment",
+    "owner",
+    "cost-centre",
+    "data-classification",
+    "managed-by",
+)
 
 
 class Project(SpecModel):

@@ -54,7 +54,13 @@ class ProjectSpec(SpecModel):
             for index, name in enumerate(names):
                 if names.index(name) != index:
                     section = "feature_groups" if kind == "feature group" else "models"
-                    fail("duplicate", "{kind} '{name}' is defined twice", at=(section, index, "name"), kind=kind, name=name)
+                    fail(
+                        "duplicate",
+                        "{kind} '{name}' is defined twice",
+                        at=(section, index, "name"),
+                        kind=kind,
+                        name=name,
+                    )
         for index, model in enumerate(self.models):
             _check_data_source(self, index, model.data)
         return self
@@ -133,7 +139,11 @@ def _check_serving_tier(tier: str, index: int, serving: Serving) -> None:
     if tier != "prod" or serving.target != "sagemaker":
         return
     if serving.serverless is not None:
-        fail("prod", "prod endpoints need data capture and a canary rollout; serverless has neither", at=(*at, "serverless"))
+        fail(
+            "prod",
+            "prod endpoints need data capture and a canary rollout; serverless has neither",
+            at=(*at, "serverless"),
+        )
     if serving.instance_count < 2:
         fail(
             "prod",
@@ -148,11 +158,23 @@ def _check_serving_tier(tier: str, index: int, serving: Serving) -> None:
                 at=(*at, "variants", position, "instance_count"),
             )
     if serving.rollout.strategy not in ("CANARY", "LINEAR"):
-        fail("prod", "prod endpoints must roll out with CANARY or LINEAR, not ALL_AT_ONCE", at=(*at, "rollout", "strategy"))
+        fail(
+            "prod",
+            "prod endpoints must roll out with CANARY or LINEAR, not ALL_AT_ONCE",
+            at=(*at, "rollout", "strategy"),
+        )
     if not serving.rollout.rollback_on_alarms:
-        fail("prod", "prod rollouts must roll back automatically on alarms", at=(*at, "rollout", "rollback_on_alarms"))
+        fail(
+            "prod",
+            "prod rollouts must roll back automatically on alarms",
+            at=(*at, "rollout", "rollback_on_alarms"),
+        )
     if not serving.data_capture.enabled:
-        fail("prod", "prod endpoints must capture inputs and outputs", at=(*at, "data_capture", "enabled"))
+        fail(
+            "prod",
+            "prod endpoints must capture inputs and outputs",
+            at=(*at, "data_capture", "enabled"),
+        )
 
 
 class SpecFile(ProjectSpec):

@@ -145,11 +145,21 @@ class Serving(SpecModel):
                 ("variants", len(self.variants) > 1),
             ):
                 if on:
-                    fail("serverless", "serverless endpoints do not support {field}", at=(field,), field=field)
+                    fail(
+                        "serverless",
+                        "serverless endpoints do not support {field}",
+                        at=(field,),
+                        field=field,
+                    )
         names = [v.name for v in self.variants]
         for index, name in enumerate(names):
             if names.index(name) != index:
-                fail("duplicate", "variant '{name}' is defined twice", at=("variants", index, "name"), name=name)
+                fail(
+                    "duplicate",
+                    "variant '{name}' is defined twice",
+                    at=("variants", index, "name"),
+                    name=name,
+                )
         if self.variants and sum(v.weight for v in self.variants) <= 0:
             fail("weights", "at least one variant needs a weight above 0", at=("variants",))
         if self.autoscaling.enabled and self.autoscaling.min_capacity > self.instance_count:

@@ -86,7 +86,11 @@ class Training(SpecModel):
             )
         for key, value in self.hyperparameters.items():
             if len(str(value)) > 2500:
-                fail("hyperparameter", "value longer than 2500 characters", at=("hyperparameters", key))
+                fail(
+                    "hyperparameter",
+                    "value longer than 2500 characters",
+                    at=("hyperparameters", key),
+                )
         return self
 
 

@@ -1,0 +1,75 @@
+"""Test-wide fixtures: no network but loopback, and shared offline plans."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLE = ROOT / "mlstack.yaml"
+
+
+class NetworkBlocked(RuntimeError):
+    """A test tried to reach something other than this machine."""
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and the like stay on this machine
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost would need DNS: refuse
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any test that opens a connection to anything but loopback."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded(method):  # type: ignore[no-untyped-def]
+        def connect(self: socket.socket, address: object):  # type: ignore[no-untyped-def]
+            if not _is_loopback(address):
+                raise NetworkBlocked(f"test tried to connect to {address!r}; only loopback is allowed")
+            return method(self, address)
+
+        return connect
+
+    monkeypatch.setattr(socket.socket, "connect", guarded(real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(real_connect_ex))
+    yield
+
+
+@pytest.fixture(scope="session")
+def plans():  # type: ignore[no-untyped-def]
+    """Offline plans of the example, one per environment, synthesized once per session."""
+    from mlstack.synth import synthesize
+
+    cache: dict[str, object] = {}
+
+    def get(environment: str):  # type: ignore[no-untyped-def]
+        if environment not in cache:
+            cache[environment] = synthesize(environment)
+        return cache[environment]
+
+    return get
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    """1-based line of the n-th line containing `needle`."""
+    found = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            found += 1
+            if found == occurrence:
+                return number
+    raise AssertionError(f"{needle!r} not found {occurrence} time(s)")

@@ -1,0 +1,60 @@
+"""What the plan tests check names and tags against."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from functools import cache
+
+# (resource type, input holding the physical name) -> (max length, pattern)
+NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
+    ("aws:s3/bucket:Bucket", "bucket"): (63, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+    ("aws:iam/role:Role", "name"): (64, r"[\w+=,.@-]+"),
+    ("aws:kms/alias:Alias", "name"): (256, r"alias/[a-zA-Z0-9/_-]+"),
+}
+
+# Inputs that carry a physical name on some resource type.
+NAME_KEYS = (
+    "name",
+    "bucket",
+    "featureGroupName",
+    "modelPackageGroupName",
+    "endpointName",
+    "endpointConfigName",
+    "pipelineName",
+    "monitoringScheduleName",
+    "trackingServerName",
+    "alarmName",
+    "modelName",
+)
+
+# Inputs named like a name that are references to another resource, not its own name.
+REFERENCE_ONLY: set[tuple[str, str]] = {
+    ("aws:s3/bucketVersioning:BucketVersioning", "bucket"),
+    (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "bucket",
+    ),
+    ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "bucket"),
+    ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "bucket"),
+    ("aws:s3/bucketPolicy:BucketPolicy", "bucket"),
+    ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket"),
+}
+
+
+def name_ok(type_: str, key: str, value: str) -> bool:
+    limit, pattern = NAME_RULES[(type_, key)]
+    return len(value) <= limit and re.fullmatch(pattern, value) is not None
+
+
+@cache
+def is_taggable(type_: str) -> bool:
+    """Whether the provider resource of this type token accepts `tags` (read from the SDK)."""
+    package, module_path, class_name = type_.split(":")
+    module = module_path.split("/")[0]
+    sdk = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}.get(package)
+    if sdk is None:
+        return False
+    cls = getattr(importlib.import_module(f"{sdk}.{module}" if module != "index" else sdk), class_name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
