@@ -50,10 +50,15 @@ def validate(
     spec: SpecOption = None,
 ) -> None:
     """Check the spec (every environment, or one) without synthesizing anything."""
+    from mlstack.feature_lock import check_evolution, read_lock
     from mlstack.spec import load_all, load_environment
 
     path = spec or Path("mlstack.yaml")
     resolved = {environment: load_environment(path, environment)} if environment else load_all(path)
+    lock = read_lock(path)
+    problems = [p for env in resolved.values() for p in check_evolution(env, lock)]
+    if problems:
+        raise SpecError(problems)
     for name, env in resolved.items():
         spec_ = env.spec
         out.print(
@@ -82,6 +87,40 @@ def plan(
             sys.stdout.write(text)
         return
     out.print(plan_view(result))
+
+
+@app.command()
+def lock(
+    spec: SpecOption = None,
+    drop: Annotated[
+        list[str] | None, typer.Option("--drop", help="Retire a feature group from the lock (deliberate data loss).")
+    ] = None,
+) -> None:
+    """Record the spec's feature-group schemas in <spec>.lock.json after review.
+
+    Additions are recorded; removals and type changes are refused (exit 2).
+    """
+    from mlstack.feature_lock import read_lock, updated_lock
+    from mlstack.spec import load_all
+
+    path = spec or Path("mlstack.yaml")
+    current = read_lock(path)
+    new = updated_lock(load_all(path), current, tuple(drop or ()))
+    text = new.render()
+    if current.exists and new.path.read_text() == text:
+        out.print(f"{new.path.name} is up to date")
+        return
+    new.path.write_text(text)
+    for name, group in sorted(new.groups.items()):
+        before = current.groups.get(name)
+        if before is None:
+            out.print(f"[green]+[/] {name}: {len(group.features)} features")
+        elif before != group:
+            added = [f for f in group.features if f not in before.features]
+            out.print(f"[green]~[/] {name}: + {', '.join(n for n, _ in added)}")
+    for name in sorted(set(current.groups) - set(new.groups)):
+        out.print(f"[red]-[/] {name} (retired)")
+    out.print(f"wrote {new.path.name}")
 
 
 @app.command()

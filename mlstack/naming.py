@@ -19,6 +19,8 @@ FEATURE_GROUP_NAME_MAX = 64
 IAM_ROLE_NAME_MAX = 64
 S3_BUCKET_NAME_MAX = 63
 KMS_ALIAS_MAX = 256
+EVENT_RULE_NAME_MAX = 64
+SNS_TOPIC_NAME_MAX = 256
 
 
 def fit(name: str, limit: int) -> str:
@@ -73,6 +75,12 @@ class Names:
 
     def endpoint(self, model: str) -> str:
         return self.sagemaker(model)
+
+    def event_rule(self, thing: str) -> str:
+        return fit(f"{self.prefix}-{thing}", EVENT_RULE_NAME_MAX)
+
+    def topic(self, thing: str) -> str:
+        return fit(f"{self.prefix}-{thing}", SNS_TOPIC_NAME_MAX)
 
     def alarm(self, model: str, signal: str) -> str:
         """CloudWatch alarm names; the drift alarm is also what retraining listens for."""

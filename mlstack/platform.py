@@ -6,13 +6,16 @@ get plain, typed arguments (names, ARNs, tags, flags) and never see the spec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
+from components.feature_store import FeatureGroupArgs, FeatureStore, FeatureStoreArgs
 from components.foundation import Foundation, FoundationArgs
+from components.mlflow_server import MlflowServer, MlflowServerArgs
+from components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
 from mlstack.naming import Names, required_tags
-from mlstack.spec import EnvironmentSpec
+from mlstack.spec import EnvironmentSpec, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,9 @@ class Platform:
     names: Names
     tags: dict[str, str]
     foundation: Foundation
+    feature_store: FeatureStore | None = None
+    registries: dict[str, ModelRegistry] = field(default_factory=dict)
+    mlflow: MlflowServer | None = None
 
 
 def build_platform(env: EnvironmentSpec, region: str) -> Platform:
@@ -37,8 +43,111 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
             protect=env.protect_stateful,
         ),
     )
+    platform = Platform(
+        names=names,
+        tags=tags,
+        foundation=foundation,
+        feature_store=_feature_store(env, names, tags, foundation, region),
+        registries={m.name: _registry(env, names, tags, foundation, model=m, region=region) for m in env.spec.models},
+        mlflow=_mlflow(env, names, tags, foundation),
+    )
     pulumi.export("environment", env.name)
     pulumi.export("artifact_bucket", foundation.bucket.name)
     pulumi.export("kms_key_arn", foundation.key.arn)
     pulumi.export("sagemaker_role_arn", foundation.role.arn)
-    return Platform(names=names, tags=tags, foundation=foundation)
+    pulumi.export("model_package_groups", {k: r.group_name for k, r in platform.registries.items()})
+    if platform.feature_store:
+        pulumi.export("feature_groups", platform.feature_store.arns)
+    if platform.mlflow:
+        pulumi.export("mlflow_tracking_server_arn", platform.mlflow.arn)
+    return platform
+
+
+def _feature_store(
+    env: EnvironmentSpec, names: Names, tags: dict[str, str], foundation: Foundation, region: str
+) -> FeatureStore | None:
+    groups = env.spec.feature_groups
+    if not groups:
+        return None
+    return FeatureStore(
+        "feature-store",
+        FeatureStoreArgs(
+            groups=[
+                FeatureGroupArgs(
+                    key=group.name,
+                    name=names.feature_group(group.name),
+                    description=group.description,
+                    record_identifier=group.record_identifier,
+                    event_time=group.event_time,
+                    features=[(f.name, f.type) for f in group.features],
+                    online_store=group.online_store.enabled,
+                    ttl=(group.online_store.ttl, group.online_store.ttl_unit) if group.online_store.ttl else None,
+                    offline_store=group.offline_store.enabled,
+                    table_format=group.offline_store.table_format,
+                    throughput_mode=group.throughput_mode,
+                )
+                for group in groups
+            ],
+            role_arn=foundation.role.arn,
+            role_name=foundation.role.name,
+            kms_key_arn=foundation.key.arn,
+            offline_store_s3_uri=pulumi.Output.concat("s3://", foundation.bucket.name, "/feature-store"),
+            region=region,
+            account_id=env.account_id,
+            tags=tags,
+            protect=env.protect_stateful,
+        ),
+    )
+
+
+def _registry(
+    env: EnvironmentSpec, names: Names, tags: dict[str, str], foundation: Foundation, *, model: ModelSpec, region: str
+) -> ModelRegistry:
+    card = model.registry.model_card
+    return ModelRegistry(
+        f"{model.name}-registry",
+        ModelRegistryArgs(
+            group_name=names.model_package_group(model.name),
+            description=model.description,
+            region=region,
+            account_id=env.account_id,
+            kms_key_arn=foundation.key.arn,
+            topic_name=names.topic(f"{model.name}-approvals"),
+            rule_name=names.event_rule(f"{model.name}-package-state"),
+            share_with_accounts=[a for a in model.registry.share_with_accounts if a != env.account_id],
+            subscribers=[(s.protocol, s.endpoint) for s in env.spec.alerts.subscribers],
+            model_card=(
+                ModelCardArgs(
+                    card_name=names.sagemaker(f"{model.name}-card"),
+                    description=card.description,
+                    intended_uses=card.intended_uses,
+                    owner=card.owner or env.spec.project.owner,
+                    risk_rating=card.risk_rating,
+                )
+                if card
+                else None
+            ),
+            tags=tags,
+            protect=env.protect_stateful,
+        ),
+    )
+
+
+def _mlflow(env: EnvironmentSpec, names: Names, tags: dict[str, str], foundation: Foundation) -> MlflowServer | None:
+    mlflow = env.spec.mlflow
+    if not mlflow.enabled:
+        return None
+    return MlflowServer(
+        "mlflow",
+        MlflowServerArgs(
+            server_name=names.sagemaker("mlflow"),
+            role_name=names.role("mlflow"),
+            bucket_name=foundation.bucket.name,
+            kms_key_arn=foundation.key.arn,
+            account_id=env.account_id,
+            mlflow_version=mlflow.version,
+            size=mlflow.size,
+            tags=tags,
+            protect=env.protect_stateful,
+        ),
+    )

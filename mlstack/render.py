@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from mlstack.synth import Plan, RecordedResource
 
 # Inputs that best identify a resource in a tree line, by preference.
-_LABEL_KEYS = ("name", "featureGroupName", "modelPackageGroupName", "endpointName", "pipelineName")
+_LABEL_KEYS = (
+    "name",
+    "featureGroupName",
+    "modelPackageGroupName",
+    "modelCardName",
+    "trackingServerName",
+    "endpointName",
+    "pipelineName",
+)
 
 
 def _label(resource: RecordedResource) -> str:
@@ -57,10 +66,38 @@ def type_counts(plan: Plan) -> Table:
     return table
 
 
+def schema_changes(plan: Plan) -> Text | None:
+    """Feature-group schema changes against the lock: what `pulumi up` will add in place."""
+    changes = plan.schema_changes
+    if not plan.environment.spec.feature_groups:
+        return None
+    lock = changes.get("lock_file")
+    if lock is None:
+        return Text.from_markup(
+            "[yellow]Feature schemas:[/] no lock file yet; run `mlstack lock` to record the accepted schemas"
+        )
+    lines = [f"Feature schemas (vs {lock}):"]
+    for group in plan.environment.spec.feature_groups:
+        added = changes["added"].get(group.name)
+        if group.name in changes["new_groups"]:
+            lines.append(f"  {group.name}: new group, {len(group.features)} features")
+        elif added:
+            listed = ", ".join(f"{name} ({type_})" for name, type_ in added)
+            lines.append(f"  {group.name}: + {listed} — added in place (UpdateFeatureGroup), no replacement")
+        else:
+            lines.append(f"  {group.name}: unchanged ({len(group.features)} features)")
+    return Text("\n".join(lines))
+
+
 def plan_view(plan: Plan) -> Group:
     components = sum(1 for r in plan.resources if not r.custom)
     summary = (
         f"{len(plan.resources) - components} resources in {components} components, "
         f"synthesized offline in {plan.seconds:.2f} s"
     )
-    return Group(plan_tree(plan), type_counts(plan), summary)
+    parts: list[RenderableType] = [plan_tree(plan), type_counts(plan)]
+    schema = schema_changes(plan)
+    if schema is not None:
+        parts.append(schema)
+    parts.append(summary)
+    return Group(*parts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import re
 import runpy
 import time
 import uuid
@@ -23,8 +24,9 @@ import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 from ruamel.yaml import YAML
 
-from mlstack.program import PROJECT_DIR, spec_path
-from mlstack.spec import EnvironmentSpec, SpecError, load_environment
+from mlstack.feature_lock import additions, new_groups, read_lock
+from mlstack.program import PROJECT_DIR, load_checked, spec_path
+from mlstack.spec import EnvironmentSpec, SpecError
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -67,6 +69,8 @@ class Plan:
     resources: tuple[RecordedResource, ...]
     outputs: dict[str, Any]
     seconds: float = field(compare=False)
+    schema_changes: dict[str, Any] = field(default_factory=dict)
+    """Feature-group schema vs the lock: {"added": {group: [[name, type]]}, "new_groups": [...]}."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -84,6 +88,7 @@ class Plan:
             "stack": self.stack,
             "resources": [r.as_dict() for r in self.resources],
             "outputs": _normalise(self.outputs),
+            "feature_schema_changes": _normalise(self.schema_changes),
         }
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
@@ -103,11 +108,33 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def _arn_parts(type_: str) -> tuple[str, str]:
-    """'aws:s3/bucket:Bucket' -> ('s3', 'bucket')."""
-    module = type_.split(":")[1].split("/", maxsplit=1)[0] if ":" in type_ else "unknown"
-    kind = type_.rsplit(":", 1)[-1]
-    return module, kind[:1].lower() + kind[1:]
+# Inputs that carry a resource's own physical name, by preference.
+_PHYSICAL_NAME_KEYS = (
+    "name",
+    "bucket",
+    "featureGroupName",
+    "modelPackageGroupName",
+    "modelCardName",
+    "trackingServerName",
+    "endpointName",
+    "pipelineName",
+    "monitoringScheduleName",
+    "alarmName",
+    "dashboardName",
+)
+
+# ARN formats where AWS does not follow `arn:aws:<service>:<region>:<account>:<kind>/<name>`.
+_ARN_FORMATS = {
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+    "aws:scheduler/schedule:Schedule": "arn:aws:scheduler:{region}:{account}:schedule/default/{name}",
+}
+
+
+def _kebab(kind: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", kind).lower()
 
 
 class DeterministicMocks(Mocks):
@@ -119,28 +146,30 @@ class DeterministicMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
-        service, kind = _arn_parts(args.typ)
-        physical = next(
-            (str(inputs[k]) for k in ("name", "bucket", "roleName") if isinstance(inputs.get(k), str)),
-            args.name,
-        )
+        physical = next((str(inputs[k]) for k in _PHYSICAL_NAME_KEYS if isinstance(inputs.get(k), str)), args.name)
+        fields = {"region": self.region, "account": self.account_id, "name": physical}
         outputs: dict[str, Any] = {}
         if args.typ == "aws:kms/key:Key":
             key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}/{args.name}"))
-            outputs = {
+            return key_id, {
                 "keyId": key_id,
                 "arn": f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}",
+                **inputs,
             }
-            physical = key_id
-        elif args.typ == "aws:s3/bucket:Bucket":
-            outputs = {"arn": f"arn:aws:s3:::{physical}", "bucket": physical}
-        elif service == "iam":
-            outputs = {"arn": f"arn:aws:iam::{self.account_id}:{kind}/{physical}", "name": physical}
+        if args.typ in _ARN_FORMATS:
+            outputs["arn"] = _ARN_FORMATS[args.typ].format(**fields)
+        elif args.typ.startswith("aws:iam/"):
+            kind = args.typ.rsplit(":", 1)[-1]
+            outputs["arn"] = f"arn:aws:iam::{self.account_id}:{_kebab(kind)}/{physical}"
         elif args.typ.startswith("aws:"):
-            outputs = {"arn": f"arn:aws:{service}:{self.region}:{self.account_id}:{kind}/{physical}"}
+            service = args.typ.split(":")[1].split("/")[0]
+            kind = _kebab(args.typ.rsplit(":", 1)[-1])
+            outputs["arn"] = f"arn:aws:{service}:{self.region}:{self.account_id}:{kind}/{physical}"
         else:
             digest = hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()[:12]
             physical = f"{args.name}-{digest}"
+        if args.typ == "aws:s3/bucket:Bucket":
+            outputs["bucket"] = physical
         return physical, {**outputs, **inputs}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -251,14 +280,21 @@ def synthesize(environment: str, spec: Path | None = None, project_dir: Path = P
     if not region:
         raise SpecError.single(f"stacks/Pulumi.{environment}.yaml", 1, 1, "config", "aws:region is not set")
     stack_env = config.get(f"{project}:environment", environment)
-    env = load_environment(spec_path(config.get(f"{project}:spec"), project_dir), stack_env)
+    env = load_checked(spec_path(config.get(f"{project}:spec"), project_dir), stack_env)
     # A fresh context: the SDK keeps its settings and root resource in contextvars.
     recorded, outputs = contextvars.Context().run(
         lambda: _run_program(
             project=project, stack=environment, config=config, region=region, env=env, project_dir=project_dir
         )
     )
+    lock = read_lock(env.source)
+    changes = {
+        "lock_file": lock.path.name if lock.exists else None,
+        "added": additions(env, lock),
+        "new_groups": new_groups(env, lock),
+    }
     return Plan(
+        schema_changes=changes,
         project=project,
         stack=environment,
         environment=env,

@@ -73,3 +73,54 @@ def line_of(text: str, needle: str, occurrence: int = 1) -> int:
             if found == occurrence:
                 return number
     raise AssertionError(f"{needle!r} not found {occurrence} time(s)")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (real HTTP), for tests of boto3 code paths."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point every boto3 client at moto (fresh state per test), with fake credentials and one attempt."""
+    import urllib.request
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    yield moto_endpoint
+
+
+def run_program(spec_file: Path, environment: str = "dev") -> None:
+    """Run mlstack's Pulumi program as `pulumi up` would, under plain SDK mocks."""
+    import contextvars
+
+    from pulumi.runtime import set_all_config, set_mocks
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from mlstack import program
+    from mlstack.synth import DeterministicMocks
+
+    def run() -> None:
+        set_all_config({"mlstack:environment": environment, "mlstack:spec": str(spec_file), "aws:region": "eu-west-1"})
+        set_mocks(DeterministicMocks("eu-west-1", "111111111111"), project="mlstack", stack=environment, preview=True)
+        _sync_await(run_pulumi_func(program.run))
+
+    contextvars.Context().run(run)

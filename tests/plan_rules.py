@@ -12,10 +12,24 @@ NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
     ("aws:s3/bucket:Bucket", "bucket"): (63, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
     ("aws:iam/role:Role", "name"): (64, r"[\w+=,.@-]+"),
     ("aws:kms/alias:Alias", "name"): (256, r"alias/[a-zA-Z0-9/_-]+"),
+    ("aws:sagemaker/featureGroup:FeatureGroup", "featureGroupName"): (64, r"[a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}"),
+    ("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "modelPackageGroupName"): (
+        63,
+        r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+    ),
+    ("aws:sagemaker/modelCard:ModelCard", "modelCardName"): (63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"),
+    ("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer", "trackingServerName"): (
+        256,
+        r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}",
+    ),
+    ("aws:sns/topic:Topic", "name"): (256, r"[A-Za-z0-9_-]+"),
+    ("aws:cloudwatch/eventRule:EventRule", "name"): (64, r"[.\-_A-Za-z0-9]+"),
 }
 
 # Inputs that carry a physical name on some resource type.
 NAME_KEYS = (
+    "trackingServerName",
+    "modelCardName",
     "name",
     "bucket",
     "featureGroupName",
@@ -40,6 +54,8 @@ REFERENCE_ONLY: set[tuple[str, str]] = {
     ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "bucket"),
     ("aws:s3/bucketPolicy:BucketPolicy", "bucket"),
     ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket"),
+    ("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy", "modelPackageGroupName"),
+    ("pulumi-python:dynamic:Resource", "featureGroupName"),
 }
 
 

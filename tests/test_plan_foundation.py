@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from mlstack.naming import fit, required_tags
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_program
 from tests.plan_rules import NAME_KEYS, NAME_RULES, REFERENCE_ONLY, is_taggable, name_ok
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -183,35 +183,5 @@ def test_program_reports_a_bad_spec_as_a_clean_run_error(tmp_path) -> None:
     with pytest.raises(SpecError):
         synthesize("dev", spec=bad)
     # The program itself (what `pulumi up` runs) raises RunError with the same text.
-    from mlstack import program
-
     with pytest.raises(pulumi.RunError, match=r"bad.yaml:1:1: project.name: missing required key 'name'"):
-        _run_program_with(program, bad)
-
-
-def _run_program_with(program, spec_file) -> None:  # type: ignore[no-untyped-def]
-    import contextvars
-
-    from pulumi.runtime import set_all_config, set_mocks
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
-    from mlstack.synth import DeterministicMocks
-
-    def run() -> None:
-        set_all_config(
-            {
-                "mlstack:environment": "dev",
-                "mlstack:spec": str(spec_file),
-                "aws:region": "eu-west-1",
-            }
-        )
-        set_mocks(
-            DeterministicMocks("eu-west-1", "111111111111"),
-            project="mlstack",
-            stack="dev",
-            preview=True,
-        )
-        _sync_await(run_pulumi_func(program.run))
-
-    contextvars.Context().run(run)
+        run_program(bad)

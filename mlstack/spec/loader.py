@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from .errors import Problem, SpecError
+from .errors import Problem, SpecError, format_path
 from .locate import locate, to_problems
 from .overlay import merge, to_plain
 from .project_spec import TIERS, ProjectSpec, SpecFile, Tier
@@ -46,6 +47,14 @@ class EnvironmentSpec:
     allow_auto_approval: bool
     spec: ProjectSpec
     source: Path
+    display: str = field(default="", compare=False)
+    tree: Any = field(default=None, compare=False, repr=False)
+    """The merged YAML tree, to point later checks at the line a value came from."""
+
+    def problem(self, parts: tuple[str | int, ...], message: str, *, key: bool = True) -> Problem:
+        """A problem located at `parts` of this environment's merged spec."""
+        (line, column), _ = locate(self.tree, parts, key=key) if self.tree is not None else ((0, 0), ())
+        return Problem(self.display or str(self.source), line + 1, column + 1, format_path(parts), message)
 
 
 def _display(path: Path) -> str:
@@ -153,6 +162,8 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
         ),
         spec=spec,
         source=document.path,
+        display=document.display,
+        tree=merged,
     )
 
 
