@@ -21,6 +21,8 @@ class EncryptionKeyArgs:
     service_principals: Sequence[str] = ()
     """AWS services that encrypt for us with this key (SNS publishers such as
     cloudwatch.amazonaws.com and events.amazonaws.com, logs.<region>.amazonaws.com)."""
+    decrypt_accounts: Sequence[str] = ()
+    """Other accounts that may decrypt through S3 (cross-account reads of model artifacts)."""
     deletion_window_days: int = 30
     """Waiting period before a scheduled deletion takes effect (7-30)."""
     rotation_period_days: int = 365
@@ -58,6 +60,17 @@ class EncryptionKey(pulumi.ComponentResource):
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            )
+        if args.decrypt_accounts:
+            statements.append(
+                {
+                    "Sid": "OtherAccountsDecryptThroughS3",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in sorted(args.decrypt_accounts)]},
+                    "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                    "Resource": "*",
+                    "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
                 }
             )
         self.key = aws.kms.Key(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -21,6 +21,8 @@ class FoundationArgs:
     bucket_name: str
     role_name: str
     noncurrent_version_days: int = 90
+    share_models_with: Sequence[str] = ()
+    """Accounts that deploy models registered here: they may read `models/` and decrypt it."""
     tags: Mapping[str, str] = field(default_factory=dict)
     protect: bool = False
     """Protect and retain the key and the bucket (prod)."""
@@ -42,6 +44,7 @@ class Foundation(pulumi.ComponentResource):
                 description=f"Encrypts data, artifacts, stores and topics of {args.bucket_name}",
                 # Alarms and EventBridge publish to our KMS-encrypted SNS topics.
                 service_principals=("cloudwatch.amazonaws.com", "events.amazonaws.com"),
+                decrypt_accounts=args.share_models_with,
                 tags=args.tags,
                 protect=args.protect,
             ),
@@ -53,6 +56,8 @@ class Foundation(pulumi.ComponentResource):
                 bucket_name=args.bucket_name,
                 kms_key_arn=self.key.arn,
                 noncurrent_version_days=args.noncurrent_version_days,
+                read_accounts=args.share_models_with,
+                read_prefix="models/",
                 tags=args.tags,
                 protect=args.protect,
             ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -20,6 +20,9 @@ class SecureBucketArgs:
     noncurrent_version_days: int = 90
     """Old object versions are kept this long (data/model versioning), then expire."""
     abort_multipart_days: int = 7
+    read_accounts: Sequence[str] = ()
+    """Other accounts that may read objects under `read_prefix` (e.g. prod deploying a model)."""
+    read_prefix: str = "models/"
     tags: Mapping[str, str] = field(default_factory=dict)
     protect: bool = False
     """Protect and retain the bucket: it holds training data and every model artifact."""
@@ -76,19 +79,30 @@ class SecureBucket(pulumi.ComponentResource):
             opts=child(self),
         )
         arn = self.bucket.arn
+        statements = [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, pulumi.Output.concat(arn, "/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+        if args.read_accounts:
+            statements.append(
+                {
+                    "Sid": "OtherAccountsReadShared",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in sorted(args.read_accounts)]},
+                    "Action": "s3:GetObject",
+                    "Resource": pulumi.Output.concat(arn, "/", args.read_prefix, "*"),
+                }
+            )
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket_id,
-            policy=document(
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [arn, pulumi.Output.concat(arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ),
+            policy=document(*statements),
             # S3 rejects policy writes while the public access block is being changed.
             opts=child(self, depends_on=[public_access]),
         )

@@ -41,6 +41,7 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
             role_name=names.sagemaker_role(),
             tags=tags,
             protect=env.protect_stateful,
+            share_models_with=_accounts_to_share_with(env),
         ),
     )
     platform = Platform(
@@ -61,6 +62,12 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
     if platform.mlflow:
         pulumi.export("mlflow_tracking_server_arn", platform.mlflow.arn)
     return platform
+
+
+def _accounts_to_share_with(env: EnvironmentSpec) -> list[str]:
+    """Every account some model is shared with, except this environment's own."""
+    accounts = {a for m in env.spec.models for a in m.registry.share_with_accounts}
+    return sorted(accounts - {env.account_id})
 
 
 def _feature_store(
@@ -114,7 +121,7 @@ def _registry(
             kms_key_arn=foundation.key.arn,
             topic_name=names.topic(f"{model.name}-approvals"),
             rule_name=names.event_rule(f"{model.name}-package-state"),
-            share_with_accounts=[a for a in model.registry.share_with_accounts if a != env.account_id],
+            share_with_accounts=sorted(set(model.registry.share_with_accounts) - {env.account_id}),
             subscribers=[(s.protocol, s.endpoint) for s in env.spec.alerts.subscribers],
             model_card=(
                 ModelCardArgs(

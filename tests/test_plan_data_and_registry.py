@@ -169,3 +169,20 @@ def test_stateful_resources_protected_and_retained_in_prod_only(plans, environme
         assert (options["protect"], options["retain_on_delete"]) == (protected, protected), name
     unprotected = [r.name for r in plan.resources if r.custom and r.options["protect"] and r.name not in names]
     assert unprotected == []
+
+
+@pytest.mark.parametrize(("environment", "shared"), [("staging", True), ("prod", False)])
+def test_accounts_a_model_is_shared_with_may_read_and_decrypt_model_artifacts(plans, environment, shared) -> None:
+    plan = plans(environment)
+    bucket_statements = json.loads(plan.get("foundation-artifacts-policy").inputs["policy"])["Statement"]
+    key_statements = json.loads(plan.get("foundation-kms-key").inputs["policy"])["Statement"]
+    read = [s for s in bucket_statements if s["Sid"] == "OtherAccountsReadShared"]
+    decrypt = [s for s in key_statements if s["Sid"] == "OtherAccountsDecryptThroughS3"]
+    if not shared:
+        assert read == [] and decrypt == []
+        return
+    assert read[0]["Principal"] == {"AWS": ["arn:aws:iam::333333333333:root"]}
+    assert read[0]["Action"] == "s3:GetObject"
+    assert read[0]["Resource"] == "arn:aws:s3:::card-fraud-staging-artifacts-222222222222/models/*"
+    assert decrypt[0]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert decrypt[0]["Condition"] == {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}

@@ -90,7 +90,9 @@ def test_bucket_is_private_versioned_kms_encrypted_and_tls_only(plans) -> None:
             "restrictPublicBuckets",
         )
     )
-    (deny,) = _statements(plan.get("foundation-artifacts-policy").inputs["policy"])
+    deny = next(
+        s for s in _statements(plan.get("foundation-artifacts-policy").inputs["policy"]) if s["Effect"] == "Deny"
+    )
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     rule = plan.get("foundation-artifacts-lifecycle").inputs["rules"][0]
     assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
