@@ -20,3 +20,46 @@ def child(
     if stateful and protect:
         extra.update(protect=True, retain_on_delete=True)
     return pulumi.ResourceOptions(parent=parent, **extra)
+
+
+def sagemaker_job_statements(region: pulumi.Input[str], account_id: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What any role running SageMaker jobs needs besides data: logs, metrics, image pulls."""
+    log_groups = pulumi.Output.concat("arn:aws:logs:", region, ":", account_id, ":log-group:/aws/sagemaker/*")
+    return [
+        {
+            "Sid": "WriteSageMakerLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            "Resource": [log_groups, pulumi.Output.concat(log_groups, ":log-stream:*")],
+        },
+        {
+            # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+            "Sid": "PublishSageMakerMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMaker*"]}},
+        },
+        {
+            # GetAuthorizationToken has no resource-level permissions.
+            "Sid": "AuthenticateToEcr",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullImagesInRegion",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+            ],
+            "Resource": pulumi.Output.concat("arn:aws:ecr:", region, ":*:repository/*"),
+        },
+    ]

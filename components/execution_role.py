@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document
+from ._policy import child, document, sagemaker_job_statements
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,9 +57,6 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child(self),
         )
-        log_groups = pulumi.Output.concat(
-            "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:/aws/sagemaker/*"
-        )
         statements: list[Mapping[str, Any]] = [
             {
                 "Sid": "ReadWriteProjectObjects",
@@ -90,42 +87,7 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
                 ],
                 "Resource": args.kms_key_arn,
             },
-            {
-                "Sid": "WriteSageMakerLogs",
-                "Effect": "Allow",
-                "Action": [
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                "Resource": [log_groups, pulumi.Output.concat(log_groups, ":log-stream:*")],
-            },
-            {
-                # PutMetricData has no resource-level permissions; the namespace condition scopes it.
-                "Sid": "PublishSageMakerMetrics",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",
-                "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMaker*"]}},
-            },
-            {
-                # GetAuthorizationToken has no resource-level permissions.
-                "Sid": "AuthenticateToEcr",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                "Resource": "*",
-            },
-            {
-                "Sid": "PullImagesInRegion",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchCheckLayerAvailability",
-                ],
-                "Resource": pulumi.Output.concat("arn:aws:ecr:", args.region, ":*:repository/*"),
-            },
+            *sagemaker_job_statements(args.region, args.account_id),
             *args.extra_statements,
         ]
         aws.iam.RolePolicy(

@@ -21,6 +21,7 @@ S3_BUCKET_NAME_MAX = 63
 KMS_ALIAS_MAX = 256
 EVENT_RULE_NAME_MAX = 64
 SNS_TOPIC_NAME_MAX = 256
+SCHEDULE_NAME_MAX = 64
 
 
 def fit(name: str, limit: int) -> str:
@@ -72,6 +73,22 @@ class Names:
 
     def pipeline(self, model: str) -> str:
         return self.sagemaker(f"{model}-training")
+
+    def pipeline_role(self, model: str) -> str:
+        return self.role(f"{model}-pipeline")
+
+    def trigger_role(self, model: str) -> str:
+        return self.role(f"{model}-retrain")
+
+    def retrain_schedule(self, model: str) -> str:
+        return fit(f"{self.prefix}-{model}-retrain", SCHEDULE_NAME_MAX)
+
+    def drift_rule(self, model: str) -> str:
+        return self.event_rule(f"{model}-drift-retrain")
+
+    def drift_alarm(self, model: str) -> str:
+        """The data-drift alarm: monitoring creates it, the training pipeline's rule listens for it."""
+        return self.alarm(model, "data-drift")
 
     def endpoint(self, model: str) -> str:
         return self.sagemaker(model)

@@ -16,6 +16,7 @@ import re
 import runpy
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,10 @@ def _normalise(value: Any) -> Any:
         return {str(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_normalise(v) for v in value]
+    if isinstance(value, pulumi.asset.FileAsset):
+        # relative to the project, so plans are the same in every clone
+        path = Path(str(value.path))
+        return {"fileAsset": str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else path.name}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if value == _UNKNOWN_VALUE:
@@ -170,7 +175,19 @@ class DeterministicMocks(Mocks):
             physical = f"{args.name}-{digest}"
         if args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = physical
-        return physical, {**outputs, **inputs}
+        state = {**outputs, **inputs}
+        if args.typ == "aws:sagemaker/featureGroup:FeatureGroup":
+            self._resolve_offline_store(state, physical)
+        return physical, state
+
+    def _resolve_offline_store(self, state: dict[str, Any], group: str) -> None:
+        """SageMaker's offline-store path embeds the creation time; offline it is a fixed stand-in."""
+        storage = (state.get("offlineStoreConfig") or {}).get("s3StorageConfig")
+        if isinstance(storage, dict) and isinstance(storage.get("s3Uri"), str):
+            storage["resolvedOutputS3Uri"] = (
+                f"{storage['s3Uri'].rstrip('/')}/{self.account_id}/sagemaker/{self.region}"
+                f"/offline-store/{group}-0000000000/data"
+            )
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -281,11 +298,14 @@ def synthesize(environment: str, spec: Path | None = None, project_dir: Path = P
         raise SpecError.single(f"stacks/Pulumi.{environment}.yaml", 1, 1, "config", "aws:region is not set")
     stack_env = config.get(f"{project}:environment", environment)
     env = load_checked(spec_path(config.get(f"{project}:spec"), project_dir), stack_env)
-    # A fresh context: the SDK keeps its settings and root resource in contextvars.
-    recorded, outputs = contextvars.Context().run(
-        lambda: _run_program(
-            project=project, stack=environment, config=config, region=region, env=env, project_dir=project_dir
-        )
+    main = project_dir / "__main__.py"
+    recorded, outputs = record(
+        lambda: runpy.run_path(str(main), run_name="__main__"),
+        project=project,
+        stack=environment,
+        region=region,
+        account_id=env.account_id,
+        config=config,
     )
     lock = read_lock(env.source)
     changes = {
@@ -298,35 +318,43 @@ def synthesize(environment: str, spec: Path | None = None, project_dir: Path = P
         project=project,
         stack=environment,
         environment=env,
-        resources=tuple(sorted(recorded, key=lambda r: r.urn)),
+        resources=tuple(recorded),
         outputs=outputs,
         seconds=time.perf_counter() - started,
     )
 
 
-def _run_program(
+def record(
+    program: Callable[[], object],
     *,
-    project: str,
-    stack: str,
-    config: dict[str, str],
-    region: str,
-    env: EnvironmentSpec,
-    project_dir: Path,
+    project: str = "project",
+    stack: str = "test",
+    region: str = "eu-west-1",
+    account_id: str = "123456789012",
+    config: dict[str, str] | None = None,
 ) -> tuple[list[RecordedResource], dict[str, Any]]:
+    """Run any Pulumi program function under the recording mocks, in a fresh SDK context.
+
+    Returns the recorded resources (sorted by URN) and the stack outputs. Used for the
+    stack synthesis and by component tests: `record(lambda: Endpoint("x", args))`.
+    """
     from pulumi.runtime import set_all_config, set_mocks, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    monitor = _recording_monitor_class()(DeterministicMocks(region, env.account_id))
-    set_all_config(config)
-    set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
-    outputs: dict[str, Any] = {}
+    def run() -> tuple[list[RecordedResource], dict[str, Any]]:
+        monitor = _recording_monitor_class()(DeterministicMocks(region, account_id))
+        set_all_config(config or {"aws:region": region})
+        set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+        outputs: dict[str, Any] = {}
 
-    def program() -> None:
-        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-        root = settings.get_root_resource()
-        exported = getattr(root, "outputs", {})
-        outputs.update(_sync_await(pulumi.Output.from_input(exported).future()) or {})
+        def body() -> None:
+            program()
+            exported = getattr(settings.get_root_resource(), "outputs", {})
+            outputs.update(_sync_await(pulumi.Output.from_input(exported).future()) or {})
 
-    _sync_await(run_pulumi_func(program))
-    return monitor.recorded, outputs
+        _sync_await(run_pulumi_func(body))
+        return sorted(monitor.recorded, key=lambda r: r.urn), outputs
+
+    # A fresh context: the SDK keeps its settings and root resource in contextvars.
+    return contextvars.Context().run(run)

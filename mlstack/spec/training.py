@@ -22,8 +22,8 @@ _CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 class DataSource(SpecModel):
     """Where the training data comes from: feature groups of this spec, or an S3 prefix."""
 
-    feature_groups: list[Slug] = Field(default_factory=list, max_length=10)
-    """Feature groups (by spec name) whose offline stores are joined on the record identifier."""
+    feature_groups: list[Slug] = Field(default_factory=list)
+    """The feature group (by spec name) whose offline store is the training data."""
     s3_uri: S3Uri | None = None
     """A CSV/Parquet prefix to read instead of feature groups."""
     target: str = Field(min_length=1, max_length=64)
@@ -35,6 +35,13 @@ class DataSource(SpecModel):
     def _one_source(self) -> DataSource:
         if bool(self.feature_groups) == bool(self.s3_uri):
             fail("data_source", "set exactly one of feature_groups or s3_uri", at=("feature_groups",))
+        if len(self.feature_groups) > 1:
+            fail(
+                "data_source",
+                "training from several feature groups (a join) is not supported yet: "
+                "list one group, or point s3_uri at a joined dataset",
+                at=("feature_groups", 1),
+            )
         return self
 
 
@@ -68,6 +75,13 @@ class Training(SpecModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Training:
+        if self.framework == "pytorch" and self.entry_point == "train.py":
+            fail(
+                "entry_point",
+                "the bundled train.py trains scikit-learn and XGBoost models; "
+                "give PyTorch training its own entry_point script in pipelines/steps/",
+                at=("entry_point",),
+            )
         if self.spot.enabled and self.spot.max_wait_minutes < self.max_runtime_minutes:
             fail(
                 "spot_wait",

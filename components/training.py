@@ -1,0 +1,266 @@
+"""A SageMaker training pipeline with its role, its code, a schedule and a drift trigger.
+
+The pipeline definition (JSON) comes in as an input: build it with
+`pipelines.builder` or any other way. This component owns what runs it:
+
+- the step scripts, uploaded to the artifact bucket (KMS) where the definition expects them;
+- a least-privilege role that the pipeline and its jobs assume (the definition must name it);
+- continuous training: an EventBridge Scheduler schedule, and an EventBridge rule that starts
+  the pipeline when the model's drift alarm enters ALARM (one start per alarm episode: the
+  rule matches the state *change*, not the state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from ._policy import child, document, sagemaker_job_statements
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingPipelineArgs:
+    pipeline_name: str
+    """Physical pipeline name (1-256 characters)."""
+    definition: pulumi.Input[str]
+    """Pipeline definition JSON; its jobs must use the role `role_name`."""
+    role_name: str
+    """Name of the role created here for the pipeline and its jobs."""
+    account_id: str
+    region: str
+    bucket_name: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    model_package_group_name: str
+    """The only package group the pipeline may register into."""
+    write_prefixes: Sequence[str]
+    """Bucket key prefixes the pipeline writes (run data, model artifacts, baselines)."""
+    read_uris: Sequence[str] = ()
+    """Further s3:// prefixes the pipeline reads (training data outside the bucket)."""
+    code_files: Mapping[str, Path] = field(default_factory=dict)
+    """Bucket key -> local file: the step scripts the definition references."""
+    description: str = ""
+    schedule_name: str | None = None
+    schedule_expression: str | None = None
+    """EventBridge Scheduler expression (rate(...) / cron(...)); None = no schedule."""
+    schedule_timezone: str = "UTC"
+    trigger_role_name: str
+    drift_rule_name: str | None = None
+    drift_alarm_name: str | None = None
+    """CloudWatch alarm whose transition to ALARM starts the pipeline; None = no drift trigger."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def drift_event_pattern(alarm_name: str) -> str:
+    """The drift alarm entering ALARM (EventBridge delivers each state change once)."""
+    return json.dumps(
+        {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": [alarm_name], "state": {"value": ["ALARM"]}},
+        },
+        sort_keys=True,
+    )
+
+
+class TrainingPipeline(pulumi.ComponentResource):
+    pipeline: aws.sagemaker.Pipeline
+    role: aws.iam.Role
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlstack:training:TrainingPipeline", name, None, opts)
+        self.role, role_policy = self._execution_role(name, args)
+        uploads = [self._upload(name, key, path, args) for key, path in sorted(args.code_files.items())]
+        self.pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline",
+            pipeline_name=args.pipeline_name,
+            pipeline_display_name=args.pipeline_name,
+            pipeline_description=args.description or None,
+            pipeline_definition=args.definition,
+            role_arn=self.role.arn,
+            tags=dict(args.tags),
+            opts=child(self, depends_on=[role_policy, *uploads]),
+        )
+        self.arn = self.pipeline.arn
+        if args.schedule_expression or args.drift_alarm_name:
+            self._triggers(name, args)
+        self.register_outputs({"arn": self.arn, "role_arn": self.role.arn})
+
+    def _execution_role(self, name: str, args: TrainingPipelineArgs) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.role_name,
+            description=f"Runs the {args.pipeline_name} pipeline and its jobs (mlstack)",
+            assume_role_policy=document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            ),
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+        sagemaker = f"arn:aws:sagemaker:{args.region}:{args.account_id}"
+        group = args.model_package_group_name
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", args.bucket_name)
+        statements = [
+            {
+                # Pipelines name their jobs pipelines-<execution>-<step>-...
+                "Sid": "RunPipelineJobs",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                "Resource": [f"{sagemaker}:processing-job/pipelines-*", f"{sagemaker}:training-job/pipelines-*"],
+            },
+            {
+                "Sid": "RegisterIntoOwnGroup",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:ListModelPackages",
+                    "sagemaker:AddTags",
+                ],
+                "Resource": [f"{sagemaker}:model-package-group/{group}", f"{sagemaker}:model-package/{group}/*"],
+            },
+            {
+                "Sid": "PassOnlyItself",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"arn:aws:iam::{args.account_id}:role/{args.role_name}",
+                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            },
+            {
+                "Sid": "WriteOwnPrefixes",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                "Resource": [pulumi.Output.concat(bucket_arn, "/", p.strip("/"), "/*") for p in args.write_prefixes],
+            },
+            {
+                "Sid": "ReadProjectBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+            },
+            {
+                "Sid": "UseProjectKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                "Resource": args.kms_key_arn,
+            },
+            *sagemaker_job_statements(args.region, args.account_id),
+        ]
+        if args.read_uris:
+            statements.append(_read_statement(args.read_uris))
+        policy = aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=document(*statements), opts=child(self))
+        return role, policy
+
+    def _upload(self, name: str, key: str, path: Path, args: TrainingPipelineArgs) -> aws.s3.BucketObjectv2:
+        return aws.s3.BucketObjectv2(
+            f"{name}-code-{path.name}",
+            bucket=args.bucket_name,
+            key=key,
+            source=pulumi.FileAsset(str(path)),
+            # The hash makes a changed script an update of the object (and visible in plans).
+            source_hash=hashlib.sha256(path.read_bytes()).hexdigest(),
+            server_side_encryption="aws:kms",
+            kms_key_id=args.kms_key_arn,
+            content_type="text/x-python",
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+
+    def _triggers(self, name: str, args: TrainingPipelineArgs) -> None:
+        trigger_role = aws.iam.Role(
+            f"{name}-trigger-role",
+            name=args.trigger_role_name,
+            description=f"Lets the schedule and the drift rule start {args.pipeline_name} (mlstack)",
+            assume_role_policy=document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["events.amazonaws.com", "scheduler.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            ),
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+        start = aws.iam.RolePolicy(
+            f"{name}-trigger-policy",
+            role=trigger_role.name,
+            policy=document(
+                {
+                    "Sid": "StartThisPipelineOnly",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:StartPipelineExecution",
+                    "Resource": self.pipeline.arn,
+                }
+            ),
+            opts=child(self),
+        )
+        if args.schedule_expression and args.schedule_name:
+            aws.scheduler.Schedule(
+                f"{name}-schedule",
+                name=args.schedule_name,
+                description=f"Retrain {args.pipeline_name} on a schedule",
+                schedule_expression=args.schedule_expression,
+                schedule_expression_timezone=args.schedule_timezone,
+                flexible_time_window={"mode": "OFF"},
+                kms_key_arn=args.kms_key_arn,
+                target={
+                    "arn": self.pipeline.arn,
+                    "role_arn": trigger_role.arn,
+                    "sagemaker_pipeline_parameters": {"pipeline_parameters": []},
+                    "retry_policy": {"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
+                },
+                opts=child(self, depends_on=[start]),
+            )
+        if args.drift_alarm_name and args.drift_rule_name:
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-drift-rule",
+                name=args.drift_rule_name,
+                description=f"Retrain {args.pipeline_name} when {args.drift_alarm_name} enters ALARM",
+                event_pattern=drift_event_pattern(args.drift_alarm_name),
+                tags=dict(args.tags),
+                opts=child(self),
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-drift-target",
+                rule=rule.name,
+                arn=self.pipeline.arn,
+                role_arn=trigger_role.arn,
+                target_id="retrain",
+                sagemaker_pipeline_target={"pipeline_parameter_lists": []},
+                opts=child(self, depends_on=[start]),
+            )
+
+
+def _read_statement(uris: Sequence[str]) -> dict[str, object]:
+    objects, buckets = [], set()
+    for uri in sorted(uris):
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        buckets.add(f"arn:aws:s3:::{bucket}")
+        objects.append(f"arn:aws:s3:::{bucket}/{prefix.rstrip('/')}/*" if prefix else f"arn:aws:s3:::{bucket}/*")
+    return {
+        "Sid": "ReadTrainingData",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": sorted(buckets) + objects,
+    }
