@@ -14,8 +14,10 @@ from components.feature_store import FeatureGroupArgs, FeatureStore, FeatureStor
 from components.foundation import Foundation, FoundationArgs
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
+from components.training import TrainingPipeline
 from mlstack.naming import Names, required_tags
 from mlstack.spec import EnvironmentSpec, ModelSpec
+from mlstack.training import build_training, check_scripts
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,11 @@ class Platform:
     feature_store: FeatureStore | None = None
     registries: dict[str, ModelRegistry] = field(default_factory=dict)
     mlflow: MlflowServer | None = None
+    training: dict[str, TrainingPipeline] = field(default_factory=dict)
 
 
 def build_platform(env: EnvironmentSpec, region: str) -> Platform:
+    check_scripts(env)
     names = Names.for_environment(env, region)
     tags = required_tags(env)
     foundation = Foundation(
@@ -44,13 +48,22 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
             share_models_with=_accounts_to_share_with(env),
         ),
     )
+    feature_store = _feature_store(env, names, tags, foundation, region)
+    registries = {m.name: _registry(env, names, tags, foundation, model=m, region=region) for m in env.spec.models}
+    training = {
+        m.name: build_training(
+            env, names, tags, foundation, feature_store=feature_store, model=m, registry=registries[m.name]
+        )
+        for m in env.spec.models
+    }
     platform = Platform(
         names=names,
         tags=tags,
         foundation=foundation,
-        feature_store=_feature_store(env, names, tags, foundation, region),
-        registries={m.name: _registry(env, names, tags, foundation, model=m, region=region) for m in env.spec.models},
+        feature_store=feature_store,
+        registries=registries,
         mlflow=_mlflow(env, names, tags, foundation),
+        training=training,
     )
     pulumi.export("environment", env.name)
     pulumi.export("artifact_bucket", foundation.bucket.name)
@@ -59,6 +72,7 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
     pulumi.export("model_package_groups", {k: r.group_name for k, r in platform.registries.items()})
     if platform.feature_store:
         pulumi.export("feature_groups", platform.feature_store.arns)
+    pulumi.export("training_pipelines", {k: t.arn for k, t in training.items()})
     if platform.mlflow:
         pulumi.export("mlflow_tracking_server_arn", platform.mlflow.arn)
     return platform

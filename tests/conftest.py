@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A cache of our own for the session (AWS shapes, pipeline definitions), inherited by the
+# CLI subprocesses: tests never depend on what a developer's ~/.cache holds.
+os.environ["MLSTACK_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlstack-test-cache-")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXAMPLE = ROOT / "mlstack.yaml"
 

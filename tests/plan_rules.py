@@ -23,6 +23,8 @@ NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
         r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}",
     ),
     ("aws:sns/topic:Topic", "name"): (256, r"[A-Za-z0-9_-]+"),
+    ("aws:sagemaker/pipeline:Pipeline", "pipelineName"): (256, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}"),
+    ("aws:scheduler/schedule:Schedule", "name"): (64, r"[0-9a-zA-Z\-_.]+"),
     ("aws:cloudwatch/eventRule:EventRule", "name"): (64, r"[.\-_A-Za-z0-9]+"),
 }
 
@@ -56,6 +58,7 @@ REFERENCE_ONLY: set[tuple[str, str]] = {
     ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket"),
     ("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy", "modelPackageGroupName"),
     ("pulumi-python:dynamic:Resource", "featureGroupName"),
+    ("aws:s3/bucketObjectv2:BucketObjectv2", "bucket"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_plan_tree_shows_the_addition(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"COLUMNS": "200", "PATH": ""},
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert (
         "transactions: + merchant_risk (Fractional) — added in place (UpdateFeatureGroup), no replacement"

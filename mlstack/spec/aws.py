@@ -53,7 +53,8 @@ SHAPES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """Where mlstack keeps derived data (AWS shapes, pipeline definitions); MLSTACK_CACHE_DIR moves it."""
     root = os.environ.get("MLSTACK_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
     return Path(root) / "mlstack" if root else Path.home() / ".cache" / "mlstack"
 
@@ -82,7 +83,7 @@ def _read_from_botocore() -> dict[str, dict[str, Any]]:
 def shapes() -> dict[str, dict[str, Any]]:
     """All constraints of SHAPES, from the disk cache or botocore."""
     signature = f"{botocore.__version__}:{','.join(f'{s}.{n}' for s, n in SHAPES)}"
-    path = _cache_dir() / f"aws-shapes-{botocore.__version__}.json"
+    path = cache_dir() / f"aws-shapes-{botocore.__version__}.json"
     try:
         cached = json.loads(path.read_text())
         if cached.get("signature") == signature:

@@ -1,0 +1,169 @@
+"""Wiring of one model's training pipeline: spec -> pipeline inputs -> TrainingPipeline.
+
+The definition is built inside an `apply` on the two values only known after the
+foundation and feature store exist (the key ARN and the offline store's resolved
+path), with a disk cache in front of the builder: the SageMaker SDK (~2 s to import)
+is loaded only when something the definition depends on changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pulumi
+
+import pipelines
+from components.feature_store import FeatureStore
+from components.foundation import Foundation
+from components.model_registry import ModelRegistry
+from components.training import TrainingPipeline, TrainingPipelineArgs
+from mlstack.naming import Names
+from mlstack.pipeline_cache import cached_definition
+from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
+from pipelines import layout
+from pipelines.inputs import TrainingPipelineInputs, Vpc
+
+STEPS_DIR = Path(pipelines.__file__).resolve().parent / "steps"
+PROCESSING_SCRIPTS = ("preprocess.py", "evaluate.py")
+
+
+def has_drift_alarm(model: ModelSpec) -> bool:
+    """Whether monitoring creates the data-drift alarm that retraining listens for."""
+    serving, monitoring = model.serving, model.monitoring
+    return bool(
+        serving
+        and serving.enabled
+        and serving.target == "sagemaker"
+        and serving.serverless is None
+        and monitoring.enabled
+        and monitoring.data_quality.enabled
+    )
+
+
+def pipeline_inputs(
+    env: EnvironmentSpec, names: Names, model: ModelSpec, *, kms_key_arn: str, data_uri: str
+) -> TrainingPipelineInputs:
+    """Everything the definition depends on, from the spec and the two deploy-time values."""
+    spec = env.spec
+    training, data, gate = model.training, model.data, model.evaluation
+    drop: tuple[str, ...] = ()
+    if data.feature_groups:
+        group = spec.feature_group(data.feature_groups[0])
+        assert group is not None  # checked by the spec
+        drop = (group.record_identifier, group.event_time)
+    network = spec.network
+    return TrainingPipelineInputs(
+        pipeline_name=names.pipeline(model.name),
+        model_name=model.name,
+        region=names.region,
+        role_arn=f"arn:aws:iam::{env.account_id}:role/{names.pipeline_role(model.name)}",
+        bucket=names.artifact_bucket(),
+        kms_key_arn=kms_key_arn,
+        framework=training.framework,
+        framework_version=training.framework_version,
+        entry_point=training.entry_point,
+        training_instance_type=training.instance_type,
+        training_instance_count=training.instance_count,
+        training_volume_size_gb=training.volume_size_gb,
+        max_runtime_seconds=training.max_runtime_minutes * 60,
+        hyperparameters=dict(training.hyperparameters),
+        use_spot=training.spot.enabled,
+        max_wait_seconds=training.spot.max_wait_minutes * 60 if training.spot.enabled else None,
+        problem_type=model.monitoring.problem_type,  # type: ignore[arg-type]
+        processing_instance_type=training.processing_instance_type,
+        feature_group_s3_uris=(data_uri,) if data.feature_groups else (),
+        s3_uri=data.s3_uri,
+        target=data.target,
+        drop_columns=drop,
+        validation_fraction=data.validation_fraction,
+        test_fraction=data.test_fraction,
+        gate_metric=gate.metric,
+        gate_comparison=gate.comparison,
+        gate_threshold=gate.threshold,
+        model_package_group_name=names.model_package_group(model.name),
+        approval_status="Approved" if model.registry.approval == "auto" else "PendingManualApproval",
+        vpc=Vpc(subnet_ids=tuple(network.subnet_ids), security_group_ids=tuple(network.security_group_ids))
+        if network
+        else None,
+    )
+
+
+def check_scripts(env: EnvironmentSpec) -> None:
+    """Every model's entry point must exist beside the bundled step scripts."""
+    problems: list[Problem] = []
+    for index, model in enumerate(env.spec.models):
+        script = STEPS_DIR / model.training.entry_point
+        if not script.is_file():
+            problems.append(
+                env.problem(
+                    ("models", index, "training", "entry_point"),
+                    f"no script {model.training.entry_point} in pipelines/steps/",
+                    key=False,
+                )
+            )
+    if problems:
+        raise SpecError(problems)
+
+
+def build_training(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    *,
+    feature_store: FeatureStore | None,
+    model: ModelSpec,
+    registry: ModelRegistry,
+) -> TrainingPipeline:
+    data = model.data
+    if data.feature_groups:
+        assert feature_store is not None
+        group = feature_store.groups[data.feature_groups[0]]
+        data_uri: pulumi.Input[str] = group.offline_store_config.apply(
+            lambda config: config.s3_storage_config.resolved_output_s3_uri if config else None  # type: ignore[union-attr]
+        )
+    else:
+        data_uri = data.s3_uri or ""
+    placeholder = pipeline_inputs(env, names, model, kms_key_arn="arn:aws:kms:pending", data_uri="s3://pending/x")
+
+    def definition(values: list[str]) -> str:
+        key_arn, uri = values
+        inputs = replace(
+            placeholder,
+            kms_key_arn=key_arn,
+            feature_group_s3_uris=(uri,) if data.feature_groups else (),
+        )
+        return cached_definition(inputs)
+
+    code_prefix = layout.code_prefix(names.artifact_bucket(), model.name).removeprefix(
+        f"s3://{names.artifact_bucket()}/"
+    )
+    scripts = sorted({*PROCESSING_SCRIPTS, model.training.entry_point})
+    schedule = model.training.schedule
+    drift = model.monitoring.retraining.on_drift and has_drift_alarm(model)
+    return TrainingPipeline(
+        f"{model.name}-training",
+        TrainingPipelineArgs(
+            pipeline_name=names.pipeline(model.name),
+            definition=pulumi.Output.all(foundation.key.arn, data_uri).apply(definition),
+            role_name=names.pipeline_role(model.name),
+            account_id=env.account_id,
+            region=names.region,
+            bucket_name=foundation.bucket.name,
+            kms_key_arn=foundation.key.arn,
+            model_package_group_name=names.model_package_group(model.name),
+            write_prefixes=[f"pipelines/{model.name}", f"models/{model.name}", f"baselines/{model.name}"],
+            read_uris=[data.s3_uri] if data.s3_uri else [],
+            code_files={f"{code_prefix}/{script}": STEPS_DIR / script for script in scripts},
+            description=model.description,
+            schedule_name=names.retrain_schedule(model.name) if schedule else None,
+            schedule_expression=schedule,
+            trigger_role_name=names.trigger_role(model.name),
+            drift_rule_name=names.drift_rule(model.name) if drift else None,
+            drift_alarm_name=names.drift_alarm(model.name) if drift else None,
+            tags=tags,
+        ),
+        # The pipeline registers into the group: create the group first.
+        pulumi.ResourceOptions(depends_on=[registry.group]),
+    )

@@ -1,0 +1,149 @@
+"""Processing step: score the trained model on the test split, write evaluation.json.
+
+Runs standalone (no project imports) in a processing container that has the training
+framework: an XGBoost model needs xgboost to load. Paths default to the container paths
+in pipelines/layout.py, which tests/test_step_scripts.py keeps equal. The output layout is
+the one the pipeline's JsonGet reads (`metrics.<name>.value`):
+
+    {"metrics": {"<name>": {"value": <float>}, ...}, "problem_type": "...", "rows": <int>}
+
+Classification: auc, accuracy, precision, recall, f1 (binary: of the positive class, the
+second label in sorted order; multiclass: macro averages, AUC one-vs-rest).
+Regression: rmse, mae, r2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+MODEL_DIR = "/opt/ml/processing/model"
+TEST_DIR = "/opt/ml/processing/test"
+OUTPUT_DIR = "/opt/ml/processing/evaluation"
+MODEL_ARCHIVE = "model.tar.gz"  # what SageMaker makes of the training job's SM_MODEL_DIR
+SPLIT_FILE = "data.csv"
+EVALUATION_FILE = "evaluation.json"
+MODEL_FILE = "model.joblib"
+FEATURES_FILE = "features.json"
+
+
+class DataError(Exception):
+    """The model or the test split cannot be evaluated; the message says why."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--model-dir", default=MODEL_DIR, help=f"directory holding {MODEL_ARCHIVE}")
+    parser.add_argument("--test-dir", default=TEST_DIR, help=f"directory holding the test {SPLIT_FILE}")
+    parser.add_argument("--output-dir", default=OUTPUT_DIR, help=f"where {EVALUATION_FILE} is written")
+    return parser
+
+
+def load_model(model_dir: Path) -> tuple[Any, dict[str, Any]]:
+    archive = model_dir / MODEL_ARCHIVE
+    if not archive.is_file():
+        raise DataError(f"no {MODEL_ARCHIVE} in {model_dir}")
+    with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive, "r:gz") as tar:
+        # Copy out just the two files by name: nothing in the archive chooses where we write.
+        members = {os.path.normpath(member.name): member for member in tar.getmembers() if member.isfile()}
+        for name in (MODEL_FILE, FEATURES_FILE):
+            source = tar.extractfile(members[name]) if name in members else None
+            if source is None:
+                raise DataError(f"{archive} has no {name}; it holds: {', '.join(sorted(members)) or 'nothing'}")
+            with source, open(Path(scratch) / name, "wb") as target:
+                shutil.copyfileobj(source, target)
+        description = json.loads((Path(scratch) / FEATURES_FILE).read_text())
+        model = joblib.load(Path(scratch) / MODEL_FILE)
+    return model, description
+
+
+def compute_metrics(problem_type: str, model: Any, features: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Same metrics as train.py prints for the validation split (a test keeps the names equal)."""
+    from sklearn import metrics
+
+    predicted = model.predict(features)
+    if problem_type == "Regression":
+        return {
+            "mae": float(metrics.mean_absolute_error(target, predicted)),
+            "r2": float(metrics.r2_score(target, predicted)),
+            "rmse": float(np.sqrt(metrics.mean_squared_error(target, predicted))),
+        }
+    scores = model.predict_proba(features)
+    labels = list(range(scores.shape[1]))
+    try:  # binary: AUC of the positive class's score; multiclass: macro one-vs-rest
+        if len(labels) == 2:
+            auc = metrics.roc_auc_score(target, scores[:, 1])
+        else:
+            auc = metrics.roc_auc_score(target, scores, multi_class="ovr", average="macro", labels=labels)
+    except ValueError as error:  # e.g. a class missing from the split
+        raise DataError(f"AUC is undefined on this split: {error}") from None
+    average = "binary" if problem_type == "BinaryClassification" else "macro"
+    averaged = {"f1": metrics.f1_score, "precision": metrics.precision_score, "recall": metrics.recall_score}
+    results = {
+        name: score(target, predicted, average=average, labels=labels, zero_division=0)
+        for name, score in averaged.items()
+    }
+    results.update(accuracy=metrics.accuracy_score(target, predicted), auc=auc)
+    return {name: float(value) for name, value in sorted(results.items())}
+
+
+def evaluate(model_dir: Path, test_dir: Path) -> dict[str, Any]:
+    model, description = load_model(model_dir)
+    label, features, problem_type = description["label"], description["features"], description["problem_type"]
+    path = test_dir / SPLIT_FILE
+    if not path.is_file():
+        raise DataError(f"no {SPLIT_FILE} in {test_dir}")
+    test = pd.read_csv(path)
+    missing = [column for column in [label, *features] if column not in test.columns]
+    if missing:
+        raise DataError(f"test split lacks column(s) the model was trained with: {', '.join(missing)}")
+    if test.empty:
+        raise DataError(f"{path} has no rows")
+    if problem_type == "Regression":
+        target = test[label].to_numpy(dtype=np.float64)
+    else:
+        index = {value: position for position, value in enumerate(description["classes"])}
+        unknown = sorted({str(value) for value in test[label] if value not in index})
+        if unknown:
+            raise DataError(f"test labels the model never saw: {', '.join(unknown[:10])}")
+        target = test[label].map(index).to_numpy(dtype=np.int64)
+    scores = compute_metrics(problem_type, model, test[features].to_numpy(dtype=np.float64), target)
+    bad = [name for name, value in scores.items() if not math.isfinite(value)]
+    if bad:  # JSON has no NaN, and a condition on NaN would be meaningless
+        raise DataError(f"metric(s) not finite on {len(test)} test rows: {', '.join(bad)}")
+    return {
+        "metrics": {name: {"value": value} for name, value in scores.items()},
+        "problem_type": problem_type,
+        "rows": len(test),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        report = evaluate(Path(args.model_dir), Path(args.test_dir))
+    except DataError as error:
+        print(f"evaluate: error: {error}", file=sys.stderr)
+        return 1
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    (output / EVALUATION_FILE).write_text(text)
+    print(f"wrote {output / EVALUATION_FILE}:\n{text}", end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

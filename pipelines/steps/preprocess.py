@@ -1,0 +1,188 @@
+"""Processing step: raw CSV/Parquet files -> train/validation/test splits.
+
+Runs standalone in the SageMaker scikit-learn processing container, so it imports no
+project module: every path is an argument whose default is the container path from
+pipelines/layout.py (tests/test_step_scripts.py keeps them equal).
+
+Each split is written as <split dir>/data.csv with a header row and the label first.
+Features: numeric and boolean columns are kept (booleans as 0/1); other columns (strings,
+timestamps) are dropped with a logged notice rather than encoded, so a model's input is
+exactly the raw columns a client sends and serving has no encoding to replicate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+INPUT_DIR = "/opt/ml/processing/input"
+OUTPUT_DIRS = {
+    "train": "/opt/ml/processing/train",
+    "validation": "/opt/ml/processing/validation",
+    "test": "/opt/ml/processing/test",
+}
+SPLIT_FILE = "data.csv"
+MIN_ROWS = 20
+# An integer label with at most this many distinct values is treated as classes (stratified split).
+MAX_CLASSES = 20
+# Bookkeeping columns SageMaker Feature Store adds to every offline-store record.
+FEATURE_STORE_COLUMNS = ("write_time", "api_invocation_time", "is_deleted")
+
+log = logging.getLogger("preprocess")
+
+
+class DataError(Exception):
+    """The input cannot be turned into usable splits; the message says why."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--input-dir", default=INPUT_DIR, help="searched recursively for *.csv and *.parquet")
+    parser.add_argument("--target", required=True, help="label column")
+    parser.add_argument("--validation-fraction", type=float, default=0.15)
+    parser.add_argument("--test-fraction", type=float, default=0.15)
+    parser.add_argument(
+        "--drop-columns", default="", help="comma-separated columns never used as features (record id, event time)"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    for split, path in OUTPUT_DIRS.items():
+        parser.add_argument(f"--{split}-dir", default=path, help=f"where the {split} {SPLIT_FILE} is written")
+    return parser
+
+
+def _reader(path: Path) -> Callable[[Path], pd.DataFrame] | None:
+    name = path.name.lower()
+    if name.startswith((".", "_")):  # hidden files, _SUCCESS markers
+        return None
+    if name.endswith((".csv", ".csv.gz")):
+        return pd.read_csv
+    if name.endswith((".parquet", ".pq")):
+        return pd.read_parquet
+    return None
+
+
+def read_input(input_dir: Path) -> pd.DataFrame:
+    if not input_dir.is_dir():
+        raise DataError(f"input directory {input_dir} does not exist")
+    # Sorted, so the row order (and with it the split) does not depend on the file system.
+    readers = {
+        path: read for path in sorted(input_dir.rglob("*")) if path.is_file() and (read := _reader(path)) is not None
+    }
+    if not readers:
+        raise DataError(f"no CSV or Parquet files under {input_dir}")
+    frames = []
+    for path, read in readers.items():
+        try:
+            frames.append(read(path))
+        except (ImportError, ValueError, OSError) as error:  # unparsable file, no Parquet engine
+            raise DataError(f"cannot read {path}: {error}") from error
+    if len({frozenset(frame.columns) for frame in frames}) > 1:
+        log.warning("the %d input files have different columns; missing values stay empty", len(readers))
+    frame = pd.concat(frames, ignore_index=True, sort=False)
+    log.info("read %d rows, %d columns from %d file(s)", len(frame), frame.shape[1], len(readers))
+    if all(column in frame.columns for column in FEATURE_STORE_COLUMNS):
+        # A feature group's offline store: skip deleted records, drop the bookkeeping columns.
+        deleted = frame["is_deleted"].astype(str).str.lower().isin(["true", "1"])
+        log.info("feature store offline data: dropping %d deleted record(s)", int(deleted.sum()))
+        frame = frame.loc[~deleted].drop(columns=list(FEATURE_STORE_COLUMNS)).reset_index(drop=True)
+    return frame
+
+
+def select_columns(frame: pd.DataFrame, target: str, drop: list[str]) -> pd.DataFrame:
+    """Validate the label and return [label, *numeric features]."""
+    columns = [str(column) for column in frame.columns]
+    if target not in frame.columns:
+        raise DataError(f"target column '{target}' not found; columns are: {', '.join(columns)}")
+    if target in drop:
+        raise DataError(f"target column '{target}' is also listed in --drop-columns")
+    missing = [column for column in drop if column not in frame.columns]
+    if missing:
+        raise DataError(f"--drop-columns names columns that do not exist: {', '.join(missing)}")
+    nulls = int(frame[target].isna().sum())
+    if nulls:
+        raise DataError(f"target column '{target}' has {nulls} empty value(s); fill or filter them first")
+    if len(frame) < MIN_ROWS:
+        raise DataError(f"only {len(frame)} rows; at least {MIN_ROWS} are needed to train and evaluate")
+    candidates = [column for column in frame.columns if column != target and column not in drop]
+    features = [column for column in candidates if pd.api.types.is_numeric_dtype(frame[column])]  # bool included
+    skipped = [str(column) for column in candidates if column not in features]
+    out = frame[[target, *features]].copy()
+    booleans = [column for column in features if pd.api.types.is_bool_dtype(frame[column])]
+    out[booleans] = out[booleans].astype("int64")
+    if skipped:
+        log.warning("dropping non-numeric column(s), not used as features: %s", ", ".join(skipped))
+    if not features:
+        raise DataError("no numeric feature columns left after dropping the label and --drop-columns")
+    log.info("label '%s', %d feature(s): %s", target, len(features), ", ".join(map(str, features)))
+    return out
+
+
+def is_categorical(label: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(label) or not pd.api.types.is_numeric_dtype(label):
+        return True
+    integral = bool((label.astype("float64") % 1 == 0).all())
+    return integral and label.nunique() <= MAX_CLASSES
+
+
+def split(frame: pd.DataFrame, validation_fraction: float, test_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    for name, fraction in (("validation", validation_fraction), ("test", test_fraction)):
+        if not 0 < fraction < 1:
+            raise DataError(f"--{name}-fraction must be between 0 and 1, got {fraction}")
+    if validation_fraction + test_fraction >= 1:
+        raise DataError("--validation-fraction plus --test-fraction must leave rows for training")
+    rows = len(frame)
+    sizes = {"test": round(rows * test_fraction), "validation": round(rows * validation_fraction)}
+    sizes["train"] = rows - sizes["test"] - sizes["validation"]
+    for name in ("train", "validation", "test"):
+        if sizes[name] < 1:
+            raise DataError(f"the {name} split would be empty ({rows} rows); use more data or a larger fraction")
+    label = frame.iloc[:, 0]
+    stratify = is_categorical(label)
+    if stratify:
+        counts = label.value_counts()
+        # Stratifying needs every class in every split: at least 3 rows each, and splits of >= k rows.
+        if counts.min() < 3 or min(sizes.values()) < len(counts):
+            log.warning("label has rare classes (%s); splitting without stratification", counts.to_dict())
+            stratify = False
+    rest, test = train_test_split(
+        frame, test_size=sizes["test"], random_state=seed, stratify=label if stratify else None
+    )
+    train, validation = train_test_split(
+        rest, test_size=sizes["validation"], random_state=seed, stratify=rest.iloc[:, 0] if stratify else None
+    )
+    # Rows keep their input order (e.g. by time) within each split.
+    return {"train": train.sort_index(), "validation": validation.sort_index(), "test": test.sort_index()}
+
+
+def run(args: argparse.Namespace) -> None:
+    drop = [column.strip() for column in args.drop_columns.split(",") if column.strip()]
+    frame = select_columns(read_input(Path(args.input_dir)), args.target, drop)
+    splits = split(frame, args.validation_fraction, args.test_fraction, args.seed)
+    for name, part in splits.items():
+        directory = Path(getattr(args, f"{name}_dir"))
+        directory.mkdir(parents=True, exist_ok=True)
+        part.to_csv(directory / SPLIT_FILE, index=False)
+        summary = part.iloc[:, 0].value_counts().sort_index().to_dict() if is_categorical(frame.iloc[:, 0]) else ""
+        log.info("%s: %d rows -> %s %s", name, len(part), directory / SPLIT_FILE, summary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except DataError as error:
+        print(f"preprocess: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

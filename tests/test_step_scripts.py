@@ -1,0 +1,442 @@
+"""The pipeline's step scripts, run end to end on small generated data, as SageMaker would.
+
+preprocess.py -> train.py (script mode: hyperparameters as --name value, SM_* variables)
+-> model.tar.gz -> evaluate.py -> evaluation.json, read with the pipeline's JsonGet path.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from pipelines import layout
+from pipelines.steps import evaluate, preprocess, train
+
+STEPS = Path(preprocess.__file__).resolve().parent
+ROWS = 400
+FEATURES = ["amount", "velocity_1h", "distance_km", "merchant_risk", "card_present"]
+DROP = ["--drop-columns", "transaction_id,event_time"]
+ALGORITHMS = {
+    "xgboost": [
+        *("--max_depth", "3", "--eta", "0.3", "--num_round", "30", "--objective", "binary:logistic"),
+        *("--scale_pos_weight", "2", "--subsample", "0.9"),
+    ],
+    "hist_gradient_boosting": ["--max_iter", "40", "--learning_rate", "0.1"],
+    "random_forest": ["--n_estimators", "40", "--max_depth", "5"],
+}
+Ran = subprocess.CompletedProcess[str]
+Call = Callable[..., tuple[int, str, str]]  # a script's main() run here: exit code, stdout, stderr
+
+
+def fraud_frame(rows: int = ROWS, seed: int = 7) -> pd.DataFrame:
+    """Card transactions whose fraud label depends on amount, velocity and merchant risk."""
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3.5, 1.0, rows).round(2)
+    velocity = rng.poisson(2.0, rows)
+    merchant_risk = rng.uniform(0, 1, rows).round(3)
+    card_present = rng.random(rows) < 0.6
+    score = 1.2 * (np.log(amount) - 3.5) + 0.9 * (velocity - 2) + 3.0 * (merchant_risk - 0.5) - card_present
+    minutes = np.sort(rng.integers(0, 60 * 24 * 30, rows))
+    return pd.DataFrame(
+        {
+            "transaction_id": [f"txn-{number:05d}" for number in range(rows)],
+            "event_time": [f"{np.datetime64('2024-01-01T00:00') + np.timedelta64(int(m), 'm')}:00Z" for m in minutes],
+            "amount": amount,
+            "velocity_1h": velocity,
+            "distance_km": rng.exponential(30.0, rows).round(1),  # noise
+            "merchant_risk": merchant_risk,
+            "card_present": card_present,
+            "channel": rng.choice(["online", "pos", "atm"], rows),  # a string column: not a feature
+            "is_fraud": (rng.random(rows) < 1 / (1 + np.exp(2.0 - 2.0 * score))).astype(int),
+        }
+    )
+
+
+def write_input(frame: pd.DataFrame, directory: Path) -> Path:
+    """Most rows as CSV, the rest as Parquet in a nested partition folder, like an S3 prefix."""
+    (directory / "day=2").mkdir(parents=True)
+    cut = len(frame) * 2 // 3
+    frame.iloc[:cut].to_csv(directory / "part-0000.csv", index=False)
+    frame.iloc[cut:].to_parquet(directory / "day=2" / "part-0001.parquet", index=False)
+    return directory
+
+
+def split_dirs(root: Path) -> list[str]:
+    return [arg for name in ("train", "validation", "test") for arg in (f"--{name}-dir", str(root / name))]
+
+
+def sagemaker_env(splits: Path, model_dir: Path) -> dict[str, str]:
+    """What SageMaker sets for a script-mode training job with train and validation channels."""
+    channels = {"SM_CHANNEL_TRAIN": str(splits / "train"), "SM_CHANNEL_VALIDATION": str(splits / "validation")}
+    return {**channels, "SM_MODEL_DIR": str(model_dir)}
+
+
+def package(model_dir: Path, into: Path) -> Path:
+    """What SageMaker makes of SM_MODEL_DIR after training: model.tar.gz with the files at its root."""
+    into.mkdir(parents=True)
+    with tarfile.open(into / "model.tar.gz", "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)
+    return into
+
+
+def evaluate_args(archive: Path, splits: Path, output: Path) -> list[str]:
+    return ["--model-dir", str(archive), "--test-dir", str(splits / "test"), "--output-dir", str(output)]
+
+
+def json_get(document: Any, path: str) -> Any:
+    """What the pipeline's JsonGet does with a dotted path."""
+    for key in path.split("."):
+        document = document[key]
+    return document
+
+
+def check_report(report: dict[str, Any], printed: str, model_dir: Path) -> None:
+    """evaluation.json has the layout JsonGet reads; train.py printed the same metrics."""
+    assert set(report) == {"metrics", "problem_type", "rows"}
+    assert all(set(entry) == {"value"} and isinstance(entry["value"], float) for entry in report["metrics"].values())
+    printed_names = [line.split("=")[0] for line in printed.splitlines() if line.startswith("validation_")]
+    assert printed_names == [f"validation_{name}" for name in sorted(report["metrics"])]
+    assert sorted(path.name for path in model_dir.iterdir()) == sorted([layout.MODEL_FILE, layout.FEATURES_FILE])
+    assert json.loads((model_dir / layout.FEATURES_FILE).read_text())["problem_type"] == report["problem_type"]
+
+
+# --- the scripts as separate processes ----------------------------------------------------
+def run(script: str, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """A step script as its own process, like SageMaker's `python <script> ...`."""
+    command = [sys.executable, str(STEPS / f"{script}.py"), *args]
+    # One OpenMP thread: the processes run beside the in-process tests on a small machine.
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+
+
+def sagemaker_chain(root: Path) -> dict[str, Ran]:
+    write_input(fraud_frame(), root / "input")
+    ran = {
+        "preprocess": run(
+            "preprocess", "--input-dir", str(root / "input"), "--target", "is_fraud", *DROP, *split_dirs(root)
+        )
+    }
+    if ran["preprocess"].returncode == 0:
+        ran["train"] = run(
+            "train", "--algorithm", "xgboost", *ALGORITHMS["xgboost"], env=sagemaker_env(root, root / "model")
+        )
+    if "train" in ran and ran["train"].returncode == 0:
+        ran["evaluate"] = run("evaluate", *evaluate_args(package(root / "model", root / "archive"), root, root / "out"))
+    return ran
+
+
+def failing_runs(root: Path) -> dict[str, Ran]:
+    write_input(fraud_frame(rows=60), root / "input")
+    return {
+        "missing target": run("preprocess", "--input-dir", str(root / "input"), "--target", "label", *split_dirs(root)),
+        "unknown hyperparameter": run(
+            "train", "--algorithm", "random_forest", "--max_dept", "3", env=sagemaker_env(root, root / "model")
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[dict[str, Ran]]]]:
+    """The separate processes, running in the background; a test waits with .result()."""
+    root = tmp_path_factory.mktemp("processes")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {
+            "chain": pool.submit(sagemaker_chain, root / "chain"),
+            "failing": pool.submit(failing_runs, root / "fail"),
+        }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_processes_early(request: pytest.FixtureRequest) -> None:
+    """Each process pays ~5 s of imports (pandas, scikit-learn, XGBoost) on a small machine, so they
+    start with the module's first test and run while the in-process tests go on, if a selected
+    test waits for them (the last ones in this module)."""
+    selected = [item for item in request.session.items if getattr(item, "module", None) is request.module]
+    if any("processes" in getattr(item, "fixturenames", ()) for item in selected):
+        request.getfixturevalue("processes")
+
+
+# --- the scripts in this process ----------------------------------------------------------
+@pytest.fixture
+def call(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Call:
+    """Run a script's main() in this process (imports paid once): (exit code, stdout, stderr)."""
+
+    def main(script: Any, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            with threadpool_limits(1):  # as in run(): no OpenMP oversubscription with the processes
+                code = script.main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return main
+
+
+@pytest.fixture(scope="module")
+def fraud_splits(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fraud")
+    write_input(fraud_frame(), root / "input")
+    assert preprocess.main(["--input-dir", str(root / "input"), "--target", "is_fraud", *DROP, *split_dirs(root)]) == 0
+    return root
+
+
+def test_script_defaults_are_the_layout() -> None:
+    parser = preprocess.build_parser()
+    assert parser.get_default("input_dir") == layout.PREPROCESS_INPUT
+    for name, path in layout.PREPROCESS_OUTPUTS.items():
+        assert parser.get_default(f"{name}_dir") == path
+    parser = evaluate.build_parser()
+    assert parser.get_default("model_dir") == layout.EVALUATION_MODEL
+    assert parser.get_default("test_dir") == layout.EVALUATION_TEST
+    assert parser.get_default("output_dir") == layout.EVALUATION_OUTPUT
+    for script in (preprocess, train, evaluate):
+        assert script.SPLIT_FILE == layout.SPLIT_FILE
+    for script in (train, evaluate):
+        assert (script.MODEL_FILE, script.FEATURES_FILE) == (layout.MODEL_FILE, layout.FEATURES_FILE)
+    assert evaluate.EVALUATION_FILE == layout.EVALUATION_FILE
+
+
+def test_train_defaults_are_the_sagemaker_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, value in sagemaker_env(tmp_path, tmp_path / "model").items():
+        monkeypatch.setenv(name, value)
+    parser = train.build_parser()
+    defaults = [parser.get_default(name) for name in ("train", "validation", "model_dir")]
+    assert defaults == [str(tmp_path / "train"), str(tmp_path / "validation"), str(tmp_path / "model")]
+
+
+def test_scripts_import_no_project_module() -> None:
+    """They run alone in SageMaker containers, where this project is not installed."""
+    for script in ("preprocess", "train", "evaluate"):
+        tree = ast.parse((STEPS / f"{script}.py").read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "." for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {name for name in imported if name.split(".")[0] in {"pipelines", "mlstack", "components", "."}}
+
+
+def test_preprocess_writes_stratified_label_first_splits(fraud_splits: Path, tmp_path: Path) -> None:
+    parts = {name: pd.read_csv(fraud_splits / name / layout.SPLIT_FILE) for name in ("train", "validation", "test")}
+    for part in parts.values():
+        assert list(part.columns) == ["is_fraud", *FEATURES]  # label first; id, event time, string column gone
+        assert part["card_present"].dtype == "int64"  # booleans written as 0/1
+    assert [len(part) for part in parts.values()] == [280, 60, 60]
+    rate = fraud_frame()["is_fraud"].mean()
+    assert 0.1 < rate < 0.3
+    for part in parts.values():  # stratified: every split has the overall fraud rate
+        assert abs(part["is_fraud"].mean() - rate) < 0.02
+    # Deterministic: the same seed gives byte-identical files, another seed another split.
+    for seed, same in (("42", True), ("7", False)):
+        args = ["--input-dir", str(fraud_splits / "input"), "--target", "is_fraud", "--seed", seed, *DROP]
+        assert preprocess.main([*args, *split_dirs(tmp_path / seed)]) == 0
+        for name in parts:
+            again = (tmp_path / seed / name / layout.SPLIT_FILE).read_bytes()
+            assert (again == (fraud_splits / name / layout.SPLIT_FILE).read_bytes()) is same
+
+
+def test_preprocess_reads_a_feature_group_offline_store(tmp_path: Path, call: Call) -> None:
+    """Deleted records are skipped and Feature Store's bookkeeping columns are not features."""
+    frame = fraud_frame(rows=100)
+    frame["write_time"] = frame["api_invocation_time"] = "2024-02-01 00:00:00.000"
+    frame["is_deleted"] = frame.index < 10
+    write_input(frame, tmp_path / "input")
+    code, _, err = call(
+        preprocess, "--input-dir", str(tmp_path / "input"), "--target", "is_fraud", *DROP, *split_dirs(tmp_path)
+    )
+    assert code == 0, err
+    parts = [pd.read_csv(tmp_path / name / layout.SPLIT_FILE) for name in ("train", "validation", "test")]
+    assert sum(len(part) for part in parts) == 90
+    assert all(list(part.columns) == ["is_fraud", *FEATURES] for part in parts)
+
+
+def _frame_with(change: str) -> pd.DataFrame:
+    frame = fraud_frame(rows=60)
+    if change == "null label":
+        frame.loc[5, "is_fraud"] = None
+    return frame.head(12) if change == "few rows" else frame
+
+
+@pytest.mark.parametrize(
+    ("change", "args", "message"),
+    [
+        ("null label", [], "target column 'is_fraud' has 1 empty value"),
+        ("few rows", [], "only 12 rows; at least 20"),
+        ("none", ["--test-fraction", "0.001"], "the test split would be empty"),
+        ("none", ["--drop-columns", "transaction_id,evnt_time"], "do not exist: evnt_time"),
+        ("none", ["--drop-columns", "is_fraud"], "also listed in --drop-columns"),
+        ("none", ["--validation-fraction", "0.6", "--test-fraction", "0.5"], "must leave rows for training"),
+        ("no files", [], "no CSV or Parquet files under"),
+    ],
+)
+def test_preprocess_rejects_unusable_data(
+    call: Call, tmp_path: Path, change: str, args: list[str], message: str
+) -> None:
+    (tmp_path / "input").mkdir()
+    if change != "no files":
+        _frame_with(change).to_csv(tmp_path / "input" / "data.csv", index=False)
+    code, _, err = call(preprocess, "--input-dir", str(tmp_path / "input"), "--target", "is_fraud", *args)
+    assert code == 1
+    assert message in err
+    assert not (tmp_path / "train").exists()
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_each_algorithm_learns(fraud_splits: Path, tmp_path: Path, call: Call, algorithm: str) -> None:
+    code, printed, err = call(
+        train, "--algorithm", algorithm, *ALGORITHMS[algorithm], env=sagemaker_env(fraud_splits, tmp_path / "model")
+    )
+    assert code == 0, err
+    archive = package(tmp_path / "model", tmp_path / "archive")
+    for attempt in ("first", "second"):
+        code, _, err = call(evaluate, *evaluate_args(archive, fraud_splits, tmp_path / attempt))
+        assert code == 0, err
+    written = (tmp_path / "first" / layout.EVALUATION_FILE).read_bytes()
+    assert written == (tmp_path / "second" / layout.EVALUATION_FILE).read_bytes()  # deterministic
+    report = json.loads(written)
+    check_report(report, printed, tmp_path / "model")
+    assert sorted(report["metrics"]) == ["accuracy", "auc", "f1", "precision", "recall"]
+    assert json_get(report, layout.evaluation_json_path("auc")) > 0.75
+
+
+def test_regression(tmp_path: Path, call: Call) -> None:
+    frame = fraud_frame(seed=3).drop(columns=["is_fraud"])
+    noise = np.random.default_rng(3).normal(0, 5, ROWS)
+    frame["loss"] = (0.8 * frame["amount"] + 40 * frame["merchant_risk"] + noise).round(2)
+    write_input(frame, tmp_path / "input")
+    code, _, err = call(
+        preprocess, "--input-dir", str(tmp_path / "input"), "--target", "loss", *DROP, *split_dirs(tmp_path)
+    )
+    assert code == 0, err
+    env = sagemaker_env(tmp_path, tmp_path / "model")
+    code, printed, err = call(
+        train, "--algorithm", "xgboost", "--problem_type", "Regression", "--num_round", "50", env=env
+    )
+    assert code == 0, err
+    code, _, err = call(
+        evaluate, *evaluate_args(package(tmp_path / "model", tmp_path / "archive"), tmp_path, tmp_path / "out")
+    )
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / layout.EVALUATION_FILE).read_text())
+    check_report(report, printed, tmp_path / "model")
+    assert sorted(report["metrics"]) == ["mae", "r2", "rmse"]
+    assert json_get(report, layout.evaluation_json_path("r2")) > 0.8
+    assert 0 < json_get(report, layout.evaluation_json_path("rmse")) < frame["loss"].std() / 2
+
+
+def test_multiclass_with_string_labels(tmp_path: Path, call: Call) -> None:
+    frame = fraud_frame(seed=5).drop(columns=["is_fraud"])
+    frame["tier"] = pd.cut(frame["merchant_risk"] + 0.2 * np.log(frame["amount"]), 3, labels=["high", "low", "mid"])
+    frame["tier"] = frame["tier"].astype(str)
+    write_input(frame, tmp_path / "input")
+    code, _, err = call(
+        preprocess, "--input-dir", str(tmp_path / "input"), "--target", "tier", *DROP, *split_dirs(tmp_path)
+    )
+    assert code == 0, err
+    env = sagemaker_env(tmp_path, tmp_path / "model")
+    code, printed, err = call(train, "--algorithm", "xgboost", "--problem-type", "MulticlassClassification", env=env)
+    assert code == 0, err
+    assert json.loads((tmp_path / "model" / layout.FEATURES_FILE).read_text())["classes"] == ["high", "low", "mid"]
+    code, _, err = call(
+        evaluate, *evaluate_args(package(tmp_path / "model", tmp_path / "archive"), tmp_path, tmp_path / "out")
+    )
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / layout.EVALUATION_FILE).read_text())
+    check_report(report, printed, tmp_path / "model")
+    assert json_get(report, layout.evaluation_json_path("auc")) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--algorithm", "random_forest", "--scale_pos_weight", "3"], "unknown hyperparameter 'scale_pos_weight'"),
+        (["--algorithm", "xgboost", "--eta", "0.1", "--learning_rate", "0.2"], "'eta' and 'learning_rate' both set"),
+        (["--algorithm", "xgboost", "--max_depth", "deep"], "hyperparameter 'max_depth'"),
+        (["--algorithm", "xgboost", "--max_depth"], "--max_depth has no value"),
+        (["--algorithm", "xgboost", "--objective", "reg:squarederror"], "does not fit problem type"),
+        (
+            ["--algorithm", "random_forest", "--problem-type", "Regression", "--class_weight", "balanced"],
+            "classification only",
+        ),
+        (
+            ["--algorithm", "random_forest", "--problem-type", "MulticlassClassification", "--validation", "/nowhere"],
+            "no data.csv in /nowhere",
+        ),
+    ],
+)
+def test_train_rejects_bad_hyperparameters(
+    fraud_splits: Path, tmp_path: Path, call: Call, args: list[str], message: str
+) -> None:
+    code, _, err = call(train, *args, env=sagemaker_env(fraud_splits, tmp_path / "model"))
+    assert code == 1
+    assert message in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_train_tolerates_sagemaker_reserved_hyperparameters(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
+    args = ["--algorithm", "random_forest", "--n_estimators", "5", "--sagemaker_program", "train.py", "--seed=3"]
+    code, _, err = call(train, *args, env=sagemaker_env(fraud_splits, tmp_path / "model"))
+    assert code == 0, err
+    assert (tmp_path / "model" / layout.MODEL_FILE).is_file()
+
+
+def test_evaluate_rejects_a_test_split_without_the_features(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
+    code, _, err = call(
+        train,
+        "--algorithm",
+        "hist_gradient_boosting",
+        "--max_iter",
+        "5",
+        env=sagemaker_env(fraud_splits, tmp_path / "model"),
+    )
+    assert code == 0, err
+    (tmp_path / "test").mkdir()
+    pd.read_csv(fraud_splits / "test" / layout.SPLIT_FILE).drop(columns=["amount"]).to_csv(
+        tmp_path / "test" / layout.SPLIT_FILE, index=False
+    )
+    code, _, err = call(
+        evaluate, *evaluate_args(package(tmp_path / "model", tmp_path / "archive"), tmp_path, tmp_path / "out")
+    )
+    assert code == 1
+    assert "lacks column(s) the model was trained with: amount" in err
+    assert not (tmp_path / "out").exists()
+
+
+# --- last: wait for the separate processes ------------------------------------------------
+def test_processes_as_sagemaker_runs_them(processes: dict[str, Future[dict[str, Ran]]], fraud_splits: Path) -> None:
+    """preprocess, train (SM_* variables) and evaluate (model.tar.gz) each as its own process."""
+    ran = processes["chain"].result(timeout=300)
+    for step, done in ran.items():
+        assert done.returncode == 0, f"{step}: {done.stderr}"
+    assert list(ran) == ["preprocess", "train", "evaluate"]
+    assert "channel" in ran["preprocess"].stdout  # the notice that a string column is not a feature
+    root = Path(ran["evaluate"].args[ran["evaluate"].args.index("--output-dir") + 1]).parent
+    for name in ("train", "validation", "test"):  # same bytes as in this process: deterministic
+        assert (root / name / layout.SPLIT_FILE).read_bytes() == (fraud_splits / name / layout.SPLIT_FILE).read_bytes()
+    report = json.loads((root / "out" / layout.EVALUATION_FILE).read_text())
+    check_report(report, ran["train"].stdout, root / "model")
+    assert json_get(report, layout.evaluation_json_path("auc")) > 0.75
+    assert (report["problem_type"], report["rows"]) == ("BinaryClassification", 60)
+    features = json.loads((root / "model" / layout.FEATURES_FILE).read_text())
+    assert (features["features"], features["label"], features["classes"]) == (FEATURES, "is_fraud", [0, 1])
+
+
+def test_failures_exit_non_zero_with_the_reason_on_stderr(processes: dict[str, Future[dict[str, Ran]]]) -> None:
+    ran = processes["failing"].result(timeout=300)
+    assert ran["missing target"].returncode == 1
+    assert "target column 'label' not found; columns are: transaction_id, event_time" in ran["missing target"].stderr
+    assert ran["unknown hyperparameter"].returncode == 1
+    assert "unknown hyperparameter 'max_dept' for algorithm 'random_forest'" in ran["unknown hyperparameter"].stderr
