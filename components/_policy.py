@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -61,5 +62,47 @@ def sagemaker_job_statements(region: pulumi.Input[str], account_id: pulumi.Input
                 "ecr:BatchCheckLayerAvailability",
             ],
             "Resource": pulumi.Output.concat("arn:aws:ecr:", region, ":*:repository/*"),
+        },
+    ]
+
+
+def vpc_access_statements(
+    region: str, account_id: str, subnet_ids: Sequence[str], security_group_ids: Sequence[str]
+) -> list[dict[str, Any]]:
+    """What SageMaker needs to place a job's or model's network interfaces in our subnets, and no more."""
+    ec2 = f"arn:aws:ec2:{region}:{account_id}"
+    return [
+        {
+            # The EC2 Describe* calls have no resource-level permissions.
+            "Sid": "DescribeNetwork",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "CreateInterfacesInOurSubnets",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": [
+                f"{ec2}:network-interface/*",
+                *(f"{ec2}:subnet/{s}" for s in sorted(subnet_ids)),
+                *(f"{ec2}:security-group/{g}" for g in sorted(security_group_ids)),
+            ],
+        },
+        {
+            "Sid": "ManageOwnInterfaces",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            "Resource": f"{ec2}:network-interface/*",
         },
     ]

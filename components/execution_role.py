@@ -9,20 +9,23 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, sagemaker_job_statements
+from ._policy import child, document, sagemaker_job_statements, vpc_access_statements
 
 
 @dataclass(frozen=True, kw_only=True)
 class SageMakerExecutionRoleArgs:
     role_name: str
-    account_id: pulumi.Input[str]
-    region: pulumi.Input[str]
+    account_id: str
+    region: str
     bucket_arn: pulumi.Input[str]
     """The only bucket the role may read and write."""
     kms_key_arn: pulumi.Input[str]
     """The only key the role may use."""
     service: str = "sagemaker.amazonaws.com"
     """Service principal allowed to assume the role."""
+    vpc_subnet_ids: Sequence[str] = ()
+    vpc_security_group_ids: Sequence[str] = ()
+    """Subnets models and jobs run in; the role may then create network interfaces there."""
     extra_statements: Sequence[Mapping[str, Any]] = ()
     """Further scoped statements (e.g. a feature group or package group ARN)."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -88,6 +91,11 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
                 "Resource": args.kms_key_arn,
             },
             *sagemaker_job_statements(args.region, args.account_id),
+            *(
+                vpc_access_statements(args.region, args.account_id, args.vpc_subnet_ids, args.vpc_security_group_ids)
+                if args.vpc_subnet_ids
+                else []
+            ),
             *args.extra_statements,
         ]
         aws.iam.RolePolicy(

@@ -21,6 +21,9 @@ class FoundationArgs:
     bucket_name: str
     role_name: str
     noncurrent_version_days: int = 90
+    vpc_subnet_ids: Sequence[str] = ()
+    vpc_security_group_ids: Sequence[str] = ()
+    """VPC placement of SageMaker jobs and models that use the execution role."""
     share_models_with: Sequence[str] = ()
     """Accounts that deploy models registered here: they may read `models/` and decrypt it."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -71,6 +74,8 @@ class Foundation(pulumi.ComponentResource):
                 region=args.region,
                 bucket_arn=self.bucket.arn,
                 kms_key_arn=self.key.arn,
+                vpc_subnet_ids=args.vpc_subnet_ids,
+                vpc_security_group_ids=args.vpc_security_group_ids,
                 tags=args.tags,
             ),
             parent,

@@ -21,7 +21,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, sagemaker_job_statements
+from ._policy import child, document, sagemaker_job_statements, vpc_access_statements
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +53,9 @@ class TrainingPipelineArgs:
     drift_rule_name: str | None = None
     drift_alarm_name: str | None = None
     """CloudWatch alarm whose transition to ALARM starts the pipeline; None = no drift trigger."""
+    vpc_subnet_ids: Sequence[str] = ()
+    vpc_security_group_ids: Sequence[str] = ()
+    """Where the definition places its jobs; the role may then create interfaces there."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -168,6 +171,10 @@ class TrainingPipeline(pulumi.ComponentResource):
         ]
         if args.read_uris:
             statements.append(_read_statement(args.read_uris))
+        if args.vpc_subnet_ids:
+            statements += vpc_access_statements(
+                args.region, args.account_id, args.vpc_subnet_ids, args.vpc_security_group_ids
+            )
         policy = aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=document(*statements), opts=child(self))
         return role, policy
 

@@ -46,6 +46,8 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
             tags=tags,
             protect=env.protect_stateful,
             share_models_with=_accounts_to_share_with(env),
+            vpc_subnet_ids=env.spec.network.subnet_ids if env.spec.network else (),
+            vpc_security_group_ids=env.spec.network.security_group_ids if env.spec.network else (),
         ),
     )
     feature_store = _feature_store(env, names, tags, foundation, region)

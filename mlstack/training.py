@@ -62,6 +62,7 @@ def pipeline_inputs(
         kms_key_arn=kms_key_arn,
         framework=training.framework,
         framework_version=training.framework_version,
+        py_version=training.py_version,
         entry_point=training.entry_point,
         training_instance_type=training.instance_type,
         training_instance_count=training.instance_count,
@@ -70,7 +71,7 @@ def pipeline_inputs(
         hyperparameters=dict(training.hyperparameters),
         use_spot=training.spot.enabled,
         max_wait_seconds=training.spot.max_wait_minutes * 60 if training.spot.enabled else None,
-        problem_type=model.monitoring.problem_type,  # type: ignore[arg-type]
+        problem_type=model.problem_type,  # type: ignore[arg-type]
         processing_instance_type=training.processing_instance_type,
         feature_group_s3_uris=(data_uri,) if data.feature_groups else (),
         s3_uri=data.s3_uri,
@@ -162,6 +163,8 @@ def build_training(
             trigger_role_name=names.trigger_role(model.name),
             drift_rule_name=names.drift_rule(model.name) if drift else None,
             drift_alarm_name=names.drift_alarm(model.name) if drift else None,
+            vpc_subnet_ids=env.spec.network.subnet_ids if env.spec.network else (),
+            vpc_security_group_ids=env.spec.network.security_group_ids if env.spec.network else (),
             tags=tags,
         ),
         # The pipeline registers into the group: create the group first.

@@ -42,6 +42,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("sagemaker", "ServerlessMemorySizeInMB"),
     ("sagemaker", "ServerlessMaxConcurrency"),
     ("sagemaker", "MonitoringProblemType"),
+    ("sagemaker", "ProblemType"),
     ("sagemaker", "TrackingServerSize"),
     ("sagemaker", "MlflowVersion"),
     ("sagemaker", "AccountId"),

@@ -98,4 +98,3 @@ class Monitoring(SpecModel):
     explainability: Explainability = Explainability()
     alarms: Alarms = Alarms()
     retraining: Retraining = Retraining()
-    problem_type: AwsEnum("MonitoringProblemType", "problem type") = "BinaryClassification"  # type: ignore[valid-type]

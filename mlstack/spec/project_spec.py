@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
+from .aws import AwsEnum
 from .base import EnvironmentName, Slug, SpecModel, fail
 from .features import FeatureGroup
 from .monitoring import Monitoring
@@ -17,10 +18,20 @@ Tier = Literal["dev", "staging", "prod"]
 TIERS: tuple[str, ...] = ("dev", "staging", "prod")
 
 
+# Metrics the bundled evaluation step (pipelines/steps/evaluate.py) writes, per kind of problem.
+EVALUATION_METRICS = {
+    "BinaryClassification": ("accuracy", "auc", "f1", "precision", "recall"),
+    "MulticlassClassification": ("accuracy", "auc", "f1", "precision", "recall"),
+    "Regression": ("mae", "r2", "rmse"),
+}
+
+
 class ModelSpec(SpecModel):
     name: Slug
     """Model name; its package group, pipeline and endpoint are named after it."""
     description: str = Field("", max_length=1024)
+    problem_type: AwsEnum("ProblemType", "problem type") = "BinaryClassification"  # type: ignore[valid-type]
+    """BinaryClassification, MulticlassClassification or Regression: picks metrics and monitors."""
     data: DataSource
     training: Training
     evaluation: EvaluationGate
@@ -28,6 +39,20 @@ class ModelSpec(SpecModel):
     serving: Serving | None = None
     """None = train and register only."""
     monitoring: Monitoring = Monitoring()
+
+    @model_validator(mode="after")
+    def _gate_metric_exists(self) -> ModelSpec:
+        written = EVALUATION_METRICS[self.problem_type]
+        if self.evaluation.metric not in written:
+            fail(
+                "metric",
+                "the evaluation step writes no '{metric}' for {problem} models (it writes: {written})",
+                at=("evaluation", "metric"),
+                metric=self.evaluation.metric,
+                problem=self.problem_type,
+                written=", ".join(written),
+            )
+        return self
 
 
 class ProjectSpec(SpecModel):

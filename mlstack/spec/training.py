@@ -57,6 +57,8 @@ class Training(SpecModel):
     """Framework whose SageMaker image runs the training script."""
     framework_version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?(-\d+)?$")
     """Version of the framework image, e.g. 1.2-1 for scikit-learn, 1.7-1 for XGBoost."""
+    py_version: str = Field("py3", pattern=r"^py3\d*$")
+    """Python tag of the framework image (PyTorch images need an exact one, e.g. py311)."""
     entry_point: str = Field("train.py", pattern=r"^[\w\-]+\.py$")
     """Training script in `pipelines/steps/`."""
     instance_type: TrainingInstanceType = "ml.m5.xlarge"  # type: ignore[valid-type]

@@ -1,0 +1,121 @@
+"""Training pipelines of the example in the offline plan: definition, triggers, role."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlstack.synth import synthesize
+from tests.conftest import EXAMPLE, ROOT
+
+
+def _definition(plan, model: str) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(plan.get(f"{model}-training-pipeline").inputs["pipelineDefinition"])
+
+
+def _steps(definition: dict) -> dict[str, dict]:
+    """Every step by name, including those inside the gate's branches."""
+    found: dict[str, dict] = {}
+    stack = list(definition["Steps"])
+    while stack:
+        step = stack.pop()
+        found[step["Name"]] = step
+        stack += step.get("Arguments", {}).get("IfSteps", []) + step.get("Arguments", {}).get("ElseSteps", [])
+    return found
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_one_pipeline_per_model_with_a_schedule(plans, environment: str) -> None:
+    plan = plans(environment)
+    pipelines = plan.of_type("aws:sagemaker/pipeline:Pipeline")
+    assert sorted(p.inputs["pipelineName"] for p in pipelines) == [
+        f"card-fraud-{environment}-fraud-detector-training",
+        f"card-fraud-{environment}-merchant-risk-training",
+    ]
+    schedules = {s.name: s.inputs["scheduleExpression"] for s in plan.of_type("aws:scheduler/schedule:Schedule")}
+    assert schedules == {
+        "fraud-detector-training-schedule": "cron(0 3 ? * MON *)",
+        "merchant-risk-training-schedule": "rate(1 day)",
+    }
+
+
+def test_drift_trigger_listens_for_the_alarm_monitoring_creates(plans) -> None:
+    plan = plans("dev")
+    rule = plan.get("fraud-detector-training-drift-rule").inputs
+    pattern = json.loads(rule["eventPattern"])
+    assert pattern["detail"]["alarmName"] == [plan.environment and "card-fraud-dev-fraud-detector-data-drift"]
+    target = plan.get("fraud-detector-training-drift-target").inputs
+    assert target["arn"] == "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/card-fraud-dev-fraud-detector-training"
+    # merchant-risk is served on Kubernetes: no SageMaker drift alarm, so no drift trigger
+    assert not [r for r in plan.resources if r.name.startswith("merchant-risk-training-drift")]
+
+
+def test_definition_uses_the_pipeline_role_key_group_and_gate(plans) -> None:
+    plan = plans("prod")
+    definition = _definition(plan, "fraud-detector")
+    steps = _steps(definition)
+    gate = steps["QualityGate"]["Arguments"]["Conditions"][0]
+    assert gate["Type"] == "GreaterThanOrEqualTo"
+    assert gate["LeftValue"]["Std:JsonGet"]["Path"] == "metrics.auc.value"
+    assert gate["RightValue"] == 0.9
+    role = plan.get("fraud-detector-training-role").inputs["name"]
+    text = json.dumps(definition)
+    assert f"arn:aws:iam::333333333333:role/{role}" in text
+    key = "arn:aws:kms:eu-west-1:333333333333:key/"
+    training = steps["Train"]["Arguments"]
+    assert training["ResourceConfig"]["VolumeKmsKeyId"].startswith(key)
+    assert training["OutputDataConfig"]["KmsKeyId"].startswith(key)
+    assert training["EnableNetworkIsolation"] is True
+    assert training["EnableInterContainerTrafficEncryption"] is True
+    assert training["VpcConfig"]["Subnets"] == ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"]
+    assert steps["RegisterModel"]["Arguments"]["ModelPackageGroupName"] == "card-fraud-prod-fraud-detector"
+
+
+def test_approval_status_follows_the_environment(plans) -> None:
+    def status(environment: str) -> set[str]:
+        steps = _steps(_definition(plans(environment), "fraud-detector"))
+        return steps["RegisterModel"]["Arguments"]["ModelApprovalStatus"]
+
+    assert status("dev") == "Approved"  # auto-approval is allowed in dev and asked for
+    assert status("prod") == "PendingManualApproval"
+
+
+def test_step_scripts_are_uploaded_where_the_definition_reads_them(plans) -> None:
+    plan = plans("dev")
+    keys = {r.inputs["key"] for r in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if "fraud-detector" in r.name}
+    text = json.dumps(_definition(plan, "fraud-detector"))
+    for key in keys:
+        assert key.startswith("pipelines/fraud-detector/code/")
+    assert "s3://card-fraud-dev-artifacts-111111111111/pipelines/fraud-detector/code" in text
+
+
+def test_changing_the_threshold_changes_only_that_value(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("      threshold: 0.90\n", "      threshold: 0.93\n", 1)
+    spec = tmp_path / "mlstack.yaml"
+    spec.write_text(text)
+    (tmp_path / "mlstack.lock.json").write_text(EXAMPLE.with_name("mlstack.lock.json").read_text())
+    before, after = synthesize("dev"), synthesize("dev", spec=spec)
+    changed = [
+        r.name for r, s in zip(before.resources, after.resources, strict=True) if r.as_dict() != s.as_dict()
+    ]
+    assert changed == ["fraud-detector-training-pipeline"]
+    old = json.dumps(_definition(before, "fraud-detector"), sort_keys=True)
+    new = json.dumps(_definition(after, "fraud-detector"), sort_keys=True)
+    assert new == old.replace("0.9", "0.93")
+
+
+def test_plan_reuses_cached_definitions_without_importing_the_sdk() -> None:
+    synthesize("dev")  # fills the session's cache
+    probe = (
+        "import sys; from mlstack.synth import synthesize; synthesize('dev');"
+        "print(any(m == 'sagemaker' or m.startswith('sagemaker.') for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, env=dict(os.environ)
+    )
+    assert result.stdout.strip() == "False"
