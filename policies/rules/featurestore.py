@@ -1,0 +1,5 @@
+"""Rules: featurestore (to be written)."""
+
+from __future__ import annotations
+
+POLICIES: list = []

@@ -1,0 +1,5 @@
+"""Rules: lifecycle (to be written)."""
+
+from __future__ import annotations
+
+POLICIES: list = []

@@ -1,0 +1,5 @@
+"""Rules: sagemaker_serving (to be written)."""
+
+from __future__ import annotations
+
+POLICIES: list = []

@@ -1,0 +1,5 @@
+"""Rules: stack (to be written)."""
+
+from __future__ import annotations
+
+POLICIES: list = []

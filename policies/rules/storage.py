@@ -1,0 +1,5 @@
+"""Rules: storage (to be written)."""
+
+from __future__ import annotations
+
+POLICIES: list = []
