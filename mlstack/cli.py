@@ -90,6 +90,30 @@ def plan(
 
 
 @app.command()
+def check(
+    environment: Annotated[str, typer.Argument(help="Stack / environment to check, e.g. prod.")],
+    spec: SpecOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option("--policy-config", help="Policy-pack config to use instead of policies/config/<tier>.json."),
+    ] = None,
+) -> None:
+    """Run the governance policy pack over the offline plan of a stack; exit 1 on a mandatory violation."""
+    from mlstack.check import check_plan
+    from mlstack.render import check_view
+    from mlstack.synth import synthesize
+
+    result = check_plan(synthesize(environment, spec=spec), policy_config)
+    if json_output:
+        sys.stdout.write(result.to_json())
+    else:
+        out.print(check_view(result))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def lock(
     spec: SpecOption = None,
     drop: Annotated[
@@ -150,9 +174,11 @@ def main() -> None:
         count = len(exc.problems)
         err.print(f"{count} problem{'s' if count != 1 else ''} found", style="red")
         raise SystemExit(EXIT_SPEC_ERROR) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
     except typer.Abort:
         raise SystemExit(1) from None
-    except (typer.Exit, SystemExit):
+    except SystemExit:
         raise
     except Exception as exc:  # click usage errors
         import click

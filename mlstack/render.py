@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from mlstack.check import SEVERITY_ORDER, CheckResult
 from mlstack.synth import Plan, RecordedResource
 
 # Inputs that best identify a resource in a tree line, by preference.
@@ -100,4 +101,49 @@ def plan_view(plan: Plan) -> Group:
     if schema is not None:
         parts.append(schema)
     parts.append(summary)
+    return Group(*parts)
+
+
+_LEVEL_STYLE = {"mandatory": "bold red", "advisory": "yellow"}
+
+
+def _short(urn: str) -> str:
+    """'urn:pulumi:prod::mlstack::a$b$aws:s3/bucket:Bucket::name' -> 'Bucket name'."""
+    if not urn:
+        return "(stack)"
+    parts = urn.split("::")
+    return f"{parts[2].rsplit('$', 1)[-1].rsplit(':', 1)[-1]} {parts[-1]}" if len(parts) >= 4 else urn
+
+
+def check_view(result: CheckResult) -> Group:
+    report = result.report
+    parts: list[RenderableType] = []
+    for severity in SEVERITY_ORDER:
+        found = [v for v in report.violations if (v.severity or "") == severity]
+        if not found:
+            continue
+        table = Table(title=f"{severity or 'unrated'} severity", show_lines=False, expand=True)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("level")
+        table.add_column("resource")
+        table.add_column("violation and fix", ratio=3)
+        for v in sorted(found, key=lambda v: (v.policy, v.urn, v.message)):
+            table.add_row(
+                v.policy,
+                Text(v.level, style=_LEVEL_STYLE.get(v.level, "")),
+                _short(v.urn),
+                Text(v.message) + (Text(f"\nfix: {v.fix}", style="dim") if v.fix else Text("")),
+            )
+        parts.append(table)
+    mandatory, advisory = len(report.mandatory), len(report.violations) - len(report.mandatory)
+    verdict = "[bold red]FAILED[/]" if result.failed else "[bold green]PASSED[/]"
+    skipped = f", {len(report.not_evaluated)} not evaluated (unknown until deploy)" if report.not_evaluated else ""
+    parts.append(
+        Text.from_markup(
+            f"{verdict} {result.plan.stack} (tier {result.plan.environment.tier}, {result.config_path.name}): "
+            f"{result.rules} rules over {sum(1 for r in result.plan.resources if r.custom)} resources, "
+            f"{mandatory} mandatory and {advisory} advisory violations{skipped}; "
+            f"rules ran in {result.seconds:.2f} s after a {result.plan.seconds:.2f} s synthesis"
+        )
+    )
     return Group(*parts)

@@ -31,8 +31,8 @@ from mlstack.spec import EnvironmentSpec, SpecError
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
@@ -97,7 +97,7 @@ class Plan:
 def _normalise(value: Any) -> Any:
     """Plain JSON values: secrets and unknowns marked, integral floats as ints."""
     if isinstance(value, dict):
-        if value.get(_SIG_KEY) == _SECRET_SIG:
+        if value.get(SIG_KEY) == SECRET_SIG:
             return SECRET
         return {str(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
