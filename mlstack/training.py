@@ -25,7 +25,6 @@ from pipelines import layout
 from pipelines.inputs import TrainingPipelineInputs, Vpc
 
 STEPS_DIR = Path(pipelines.__file__).resolve().parent / "steps"
-PROCESSING_SCRIPTS = ("preprocess.py", "evaluate.py")
 
 
 def has_drift_alarm(model: ModelSpec) -> bool:
@@ -140,7 +139,7 @@ def build_training(
     code_prefix = layout.code_prefix(names.artifact_bucket(), model.name).removeprefix(
         f"s3://{names.artifact_bucket()}/"
     )
-    scripts = sorted({*PROCESSING_SCRIPTS, model.training.entry_point})
+    scripts = sorted({*layout.STEP_SCRIPTS, model.training.entry_point})
     schedule = model.training.schedule
     drift = model.monitoring.retraining.on_drift and has_drift_alarm(model)
     return TrainingPipeline(

@@ -84,6 +84,12 @@ def run_uri(inputs: TrainingPipelineInputs, *parts: str) -> Join:
     return Join(on="/", values=[prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
 
+def baseline_uri(inputs: TrainingPipelineInputs, *parts: str) -> Join:
+    """s3://<bucket>/baselines/<model>/data-quality/<execution id>/<parts...>: one baseline per execution."""
+    prefix = layout.data_quality_baseline_prefix(inputs.bucket, inputs.model_name)
+    return Join(on="/", values=[prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
 def code_uri(inputs: TrainingPipelineInputs, script: str) -> str:
     return f"{layout.code_prefix(inputs.bucket, inputs.model_name)}/{script}"
 
@@ -227,6 +233,8 @@ def preprocess_step(
         s3_input(f"data-{index}", uri, f"{layout.PREPROCESS_INPUT}/data-{index}") for index, uri in enumerate(data)
     ]
     outputs = [s3_output(split, run_uri(inputs, split), path) for split, path in layout.PREPROCESS_OUTPUTS.items()]
+    name = layout.PREPROCESS_BASELINE_OUTPUT
+    outputs.append(s3_output(name, run_uri(inputs, name), layout.PREPROCESS_BASELINE))
     arguments = [
         "--target",
         inputs.target,
@@ -283,7 +291,8 @@ def training_step(inputs: TrainingPipelineInputs, session: PipelineSession, prep
         InputData(channel_name=split, data_source=split_uri(preprocess, split), content_type="text/csv")
         for split in ("train", "validation")
     ]
-    # The whole code prefix (a directory: train.py may import helpers next to it).
+    # The whole code prefix (a directory: train.py may import helpers next to it, and it packs
+    # inference.py from there into the model).
     code_dir = f"{layout.code_prefix(inputs.bucket, inputs.model_name)}/"
     code = InputData(channel_name=TRAINING_CODE_CHANNEL, data_source=code_dir)
     return TrainingStep(name=STEP_NAMES["train"], step_args=trainer.train(input_data_config=[*channels, code]))
@@ -343,14 +352,17 @@ def gate_step(
 def baseline_step(
     inputs: TrainingPipelineInputs, session: PipelineSession, preprocess: ProcessingStep
 ) -> QualityCheckStep:
-    """Data-quality baseline (statistics.json, constraints.json) of the training split.
+    """Data-quality baseline (statistics.json, constraints.json) of the training features.
 
+    The dataset is preprocessing's baseline output: the train split without the label, in
+    the model's feature order, like the requests endpoint data capture records.
     skip_check=True, register_new_baseline=True: this step *computes* the baseline for the
     model being registered; it does not gate on drift against the previous model's data.
     Drift of live traffic is Model Monitor's job, and its alarm is what starts retraining:
-    a check here would block exactly the retrain that drift asks for. It runs only for a
-    model that passed the gate, so the fixed prefix Model Monitor reads always holds the
-    baseline of the latest registered model (a rejected run leaves it alone).
+    a check here would block exactly the retrain that drift asks for. The output goes to a
+    per-execution prefix that the registered package records (see `register_step`), so
+    no later run overwrites a package's baseline; a monitor takes the URIs of the deployed
+    package.
     """
     check_job = CheckJobConfig(
         role=inputs.role_arn,
@@ -363,9 +375,9 @@ def baseline_step(
         network_config=network_config(inputs),
     )
     config = DataQualityCheckConfig(
-        baseline_dataset=split_uri(preprocess, "train"),
+        baseline_dataset=split_uri(preprocess, layout.PREPROCESS_BASELINE_OUTPUT),
         dataset_format=DatasetFormat.csv(header=True),
-        output_s3_uri=layout.data_quality_baseline_prefix(inputs.bucket, inputs.model_name),
+        output_s3_uri=baseline_uri(inputs),
     )
     return _QualityCheckStep(
         name=STEP_NAMES["baseline"],
@@ -383,7 +395,11 @@ def register_step(
     evaluate: ProcessingStep,
     baseline: QualityCheckStep,
 ) -> ModelStep:
-    """A new version in the model package group, with its evaluation and data-quality baseline."""
+    """A new version in the model package group, with its evaluation and data-quality baseline.
+
+    The container runs the framework image in script mode with the inference.py that
+    train.py packed into model.tar.gz (layout.SERVING_ENVIRONMENT).
+    """
     image = framework_image(inputs, inputs.training_instance_type, scope="inference")
     builder = ModelBuilder(
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -394,16 +410,18 @@ def register_step(
         # Not the deprecated {"auto": True} default: with it the container gets empty
         # SAGEMAKER_PROGRAM / SAGEMAKER_SUBMIT_DIRECTORY variables.
         dependencies=None,
+        env_vars=dict(layout.SERVING_ENVIRONMENT),
     )
     report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
     evaluation = Join(on="/", values=[report_dir, layout.EVALUATION_FILE])
-    statistics = layout.data_quality_statistics_uri(inputs.bucket, inputs.model_name)
-    constraints = layout.data_quality_constraints_uri(inputs.bucket, inputs.model_name)
+    # This execution's baseline (where baseline_step writes it).
+    statistics = baseline_uri(inputs, layout.DATA_QUALITY_STATISTICS_FILE)
+    constraints = baseline_uri(inputs, layout.DATA_QUALITY_CONSTRAINTS_FILE)
     step_args = builder.register(
         model_package_group_name=inputs.model_package_group_name,
         approval_status=inputs.approval_status,
-        content_types=["text/csv"],
-        response_types=["text/csv"],
+        content_types=list(layout.SERVING_CONTENT_TYPES),
+        response_types=list(layout.SERVING_CONTENT_TYPES),
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation),
             model_data_statistics=MetricsSource(content_type="application/json", s3_uri=statistics),
@@ -414,5 +432,5 @@ def register_step(
             model_data_constraints=MetricsSource(content_type="application/json", s3_uri=constraints),
         ),
     )
-    # The baseline URIs are the layout's fixed ones, not step properties: depend explicitly.
+    # The baseline URIs are built from the execution id, not step properties: depend explicitly.
     return ModelStep(name=STEP_NAMES["register"], step_args=step_args, depends_on=[baseline])

@@ -1,11 +1,13 @@
 """Build the training pipeline's definition (the JSON `aws.sagemaker.Pipeline` takes) offline.
 
     preprocess ─┬─> train ──> evaluate ──> gate ─┬─ pass: data-quality baseline ──> register
-                └──────────────(test split)──┘   └─ fail: FailStep(metric, value, threshold)
+                ├──────────────(test split)──┘   │        ^
+                └───────────(baseline dataset)───┼────────┘
+                                                 └─ fail: FailStep(metric, value, threshold)
 
 `build_definition(inputs)` is a pure function of `TrainingPipelineInputs`: no AWS call, no
 upload, no clock or randomness in the output, keys sorted. The step scripts are referenced
-by S3 URI under `layout.code_prefix` (the deploying program uploads them).
+by S3 URI under `layout.code_prefix` (the deploying program uploads `layout.STEP_SCRIPTS`).
 
 The SageMaker SDK (v3) is imported lazily, inside `offline_session`: it takes seconds.
 """

@@ -4,16 +4,38 @@ One place, so the training pipeline (writer) and the monitoring schedules and
 deployments (readers) cannot drift apart. Everything lives in the project's
 artifact bucket under a per-model prefix:
 
-    s3://<bucket>/pipelines/<model>/code/            step scripts uploaded for the pipeline
+    s3://<bucket>/pipelines/<model>/code/            step scripts uploaded for the pipeline (STEP_SCRIPTS)
     s3://<bucket>/pipelines/<model>/runs/<execution>/ per-execution data, model, evaluation
     s3://<bucket>/models/<model>/                    model artifacts (shared with deploying accounts)
-    s3://<bucket>/baselines/<model>/data-quality/    constraints.json + statistics.json of the
-                                                     latest registered model (read by Model Monitor)
+    s3://<bucket>/baselines/<model>/data-quality/<execution>/
+                                                     constraints.json + statistics.json of the model
+                                                     registered by that pipeline execution
     s3://<bucket>/monitoring/<model>/                monitor reports
     s3://<bucket>/data-capture/<model>/              endpoint data capture
+
+Data-quality baselines are per execution, so a model package's recorded baseline is
+never overwritten by a later run. Nothing here names "the current baseline": the
+monitoring schedule must take the baseline URIs of the model package that is actually
+*deployed*, as recorded in the package (DescribeModelPackage:
+DriftCheckBaselines.ModelDataQuality.Constraints.S3Uri and .Statistics.S3Uri; the same
+URIs are in ModelMetrics.ModelDataQuality). The deploying side resolves the package
+version with boto3 and passes those URIs to the schedule; `data_quality_baseline_prefix`
+is only the parent of all of them (for IAM scoping).
+
+The model's inference code travels inside model.tar.gz: train.py copies inference.py to
+<model dir>/code/, which the serving container sees as SERVING_CODE_DIR, and the
+registered model's container environment (SERVING_ENVIRONMENT) points the scikit-learn
+and XGBoost framework containers at it.
 """
 
 from __future__ import annotations
+
+# --- the step scripts ---------------------------------------------------------------
+# Bundled scripts (pipelines/steps/) the deploying program uploads under code_prefix: the
+# processing steps run one each, the training job gets the whole prefix as its code channel
+# (train.py packs inference.py from there into the model).
+INFERENCE_SCRIPT = "inference.py"
+STEP_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py", INFERENCE_SCRIPT)
 
 # --- inside the processing/training containers -------------------------------------
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -24,12 +46,34 @@ PREPROCESS_OUTPUTS = {  # output name -> container path (train/validation/test s
     "test": f"{PROCESSING_ROOT}/test",
 }
 SPLIT_FILE = "data.csv"  # file name inside each split directory; header row, label column first
+# Data-quality baseline dataset: the train split's feature columns only (no label), in the
+# model's feature order with a header row: what endpoint data capture records as input.
+PREPROCESS_BASELINE_OUTPUT = "baseline"  # output name of the preprocessing step
+PREPROCESS_BASELINE = f"{PROCESSING_ROOT}/baseline"
+BASELINE_FILE = "baseline.csv"  # file name inside PREPROCESS_BASELINE
 EVALUATION_MODEL = f"{PROCESSING_ROOT}/model"  # model.tar.gz from training
 EVALUATION_TEST = f"{PROCESSING_ROOT}/test"
 EVALUATION_OUTPUT = f"{PROCESSING_ROOT}/evaluation"
 EVALUATION_FILE = "evaluation.json"
 MODEL_FILE = "model.joblib"  # inside model.tar.gz (SM_MODEL_DIR)
 FEATURES_FILE = "features.json"  # inside model.tar.gz: ordered feature column names and the label
+MODEL_CODE_DIR = "code"  # inside model.tar.gz: the inference code (a copy of INFERENCE_SCRIPT)
+
+# --- inside the serving container (scikit-learn / XGBoost framework images) -----------
+SERVING_MODEL_DIR = "/opt/ml/model"  # where SageMaker extracts model.tar.gz
+SERVING_CODE_DIR = f"{SERVING_MODEL_DIR}/{MODEL_CODE_DIR}"
+# The framework containers' script-mode serving: import SAGEMAKER_PROGRAM from
+# SAGEMAKER_SUBMIT_DIRECTORY and use its model_fn/input_fn/predict_fn/output_fn. A request
+# without an Accept header gets SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (the containers'
+# own default is JSON); CSV is what data capture and Model Monitor expect.
+SERVING_ENVIRONMENT = {  # the registered model's container environment
+    "SAGEMAKER_PROGRAM": INFERENCE_SCRIPT,
+    "SAGEMAKER_SUBMIT_DIRECTORY": SERVING_CODE_DIR,
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
+SERVING_CONTENT_TYPES = ("text/csv", "application/json")  # request and response types inference.py speaks
+DATA_QUALITY_CONSTRAINTS_FILE = "constraints.json"  # what a data-quality baselining job writes
+DATA_QUALITY_STATISTICS_FILE = "statistics.json"
 
 
 def evaluation_json_path(metric: str) -> str:
@@ -55,16 +99,13 @@ def artifacts_prefix(bucket: str, model: str) -> str:
 
 
 def data_quality_baseline_prefix(bucket: str, model: str) -> str:
-    """Where the pipeline's QualityCheckStep writes constraints.json and statistics.json."""
+    """Parent of every execution's data-quality baseline (<prefix>/<execution id>/).
+
+    Not a baseline itself: each pipeline execution writes constraints.json and
+    statistics.json under its own execution id, and the registered model package records
+    those URIs. Use this prefix for IAM scoping, never as the URI a monitor reads.
+    """
     return f"s3://{bucket}/baselines/{model}/data-quality"
-
-
-def data_quality_constraints_uri(bucket: str, model: str) -> str:
-    return f"{data_quality_baseline_prefix(bucket, model)}/constraints.json"
-
-
-def data_quality_statistics_uri(bucket: str, model: str) -> str:
-    return f"{data_quality_baseline_prefix(bucket, model)}/statistics.json"
 
 
 def monitoring_reports_prefix(bucket: str, model: str) -> str:

@@ -167,6 +167,12 @@ def run_join(inputs: TrainingPipelineInputs, part: str) -> dict[str, Any]:
     return {"Std:Join": {"On": "/", "Values": [prefix, {"Get": "Execution.PipelineExecutionId"}, part]}}
 
 
+def baseline_join(inputs: TrainingPipelineInputs, *parts: str) -> dict[str, Any]:
+    """This execution's data-quality baseline URI, as the definition spells it."""
+    prefix = layout.data_quality_baseline_prefix(inputs.bucket, inputs.model_name)
+    return {"Std:Join": {"On": "/", "Values": [prefix, {"Get": "Execution.PipelineExecutionId"}, *parts]}}
+
+
 def split_property(split: str) -> dict[str, str]:
     return {"Get": f"Steps.{STEP_NAMES['preprocess']}.ProcessingOutputConfig.Outputs['{split}'].S3Output.S3Uri"}
 
@@ -271,27 +277,32 @@ def test_registers_into_the_group_with_metrics_and_baselines(
     (container,) = arguments["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": f"Steps.{STEP_NAMES['train']}.ModelArtifacts.S3ModelArtifacts"}
     assert f"sagemaker-{'scikit-learn' if inputs.framework == 'sklearn' else inputs.framework}:" in container["Image"]
+    # Script-mode serving with the inference.py train.py packed into model.tar.gz.
+    assert container["Environment"] == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+    }
+    assert container["Environment"] == layout.SERVING_ENVIRONMENT
+    specification = arguments["InferenceSpecification"]
+    assert specification["SupportedContentTypes"] == specification["SupportedResponseMIMETypes"]
+    assert specification["SupportedContentTypes"] == ["text/csv", "application/json"]
 
     evaluation = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]
     evaluation_dir = {
         "Get": f"Steps.{STEP_NAMES['evaluate']}.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
     }
     assert evaluation["S3Uri"] == {"Std:Join": {"On": "/", "Values": [evaluation_dir, layout.EVALUATION_FILE]}}
+    # This execution's baseline, where the baseline step writes it: a later run cannot overwrite it.
     baseline = {
-        "Statistics": {
-            "ContentType": "application/json",
-            "S3Uri": layout.data_quality_statistics_uri(inputs.bucket, inputs.model_name),
-        },
-        "Constraints": {
-            "ContentType": "application/json",
-            "S3Uri": layout.data_quality_constraints_uri(inputs.bucket, inputs.model_name),
-        },
+        "Statistics": {"ContentType": "application/json", "S3Uri": baseline_join(inputs, "statistics.json")},
+        "Constraints": {"ContentType": "application/json", "S3Uri": baseline_join(inputs, "constraints.json")},
     }
     assert arguments["ModelMetrics"]["ModelDataQuality"] == baseline
     assert arguments["DriftCheckBaselines"]["ModelDataQuality"] == baseline
 
 
-def test_data_quality_baseline_goes_to_the_layout_prefix(
+def test_data_quality_baseline_of_the_features_goes_to_a_prefix_per_execution(
     example: tuple[TrainingPipelineInputs, dict[str, Any]],
 ) -> None:
     inputs, document = example
@@ -301,9 +312,11 @@ def test_data_quality_baseline_goes_to_the_layout_prefix(
     assert (baseline["SkipCheck"], baseline["RegisterNewBaseline"]) == (True, True)
     arguments = baseline["Arguments"]
     (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
-    assert output["S3Output"]["S3Uri"] == layout.data_quality_baseline_prefix(inputs.bucket, inputs.model_name)
+    assert output["S3Output"]["S3Uri"] == baseline_join(inputs)
+    assert output["S3Output"]["S3Uri"]["Std:Join"]["Values"][0].startswith(f"s3://{inputs.bucket}/baselines/")
     (dataset,) = arguments["ProcessingInputs"]
-    assert dataset["S3Input"]["S3Uri"] == split_property("train")
+    # Preprocessing's features-only dataset, not the train split (whose label column is not in captured traffic).
+    assert dataset["S3Input"]["S3Uri"] == split_property(layout.PREPROCESS_BASELINE_OUTPUT)
     assert json.loads(arguments["Environment"]["dataset_format"])["csv"]["header"] is True
 
 
@@ -403,9 +416,12 @@ def test_preprocessing_reads_the_source_and_writes_the_splits_per_execution(
     assert not inputs_by_name["code"]["LocalPath"].startswith(layout.PREPROCESS_INPUT)  # not read as data
 
     outputs = {item["OutputName"]: item["S3Output"] for item in preprocess["ProcessingOutputConfig"]["Outputs"]}
-    assert {name: output["LocalPath"] for name, output in outputs.items()} == layout.PREPROCESS_OUTPUTS
-    for split, output in outputs.items():
-        assert output["S3Uri"] == run_join(inputs, split)
+    assert {name: output["LocalPath"] for name, output in outputs.items()} == {
+        **layout.PREPROCESS_OUTPUTS,
+        layout.PREPROCESS_BASELINE_OUTPUT: layout.PREPROCESS_BASELINE,
+    }
+    for name, output in outputs.items():
+        assert output["S3Uri"] == run_join(inputs, name)
 
 
 def test_evaluation_reads_the_model_and_the_test_split(example: tuple[TrainingPipelineInputs, dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlstack.synth import synthesize
+from pipelines import layout
 from tests.conftest import EXAMPLE, ROOT
 
 
@@ -89,6 +90,7 @@ def test_step_scripts_are_uploaded_where_the_definition_reads_them(plans) -> Non
     plan = plans("dev")
     keys = {r.inputs["key"] for r in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if "fraud-detector" in r.name}
     text = json.dumps(_definition(plan, "fraud-detector"))
+    assert {key.rsplit("/", 1)[-1] for key in keys} == set(layout.STEP_SCRIPTS)
     for key in keys:
         assert key.startswith("pipelines/fraud-detector/code/")
     assert "s3://card-fraud-dev-artifacts-111111111111/pipelines/fraud-detector/code" in text
@@ -100,9 +102,7 @@ def test_changing_the_threshold_changes_only_that_value(tmp_path: Path) -> None:
     spec.write_text(text)
     (tmp_path / "mlstack.lock.json").write_text(EXAMPLE.with_name("mlstack.lock.json").read_text())
     before, after = synthesize("dev"), synthesize("dev", spec=spec)
-    changed = [
-        r.name for r, s in zip(before.resources, after.resources, strict=True) if r.as_dict() != s.as_dict()
-    ]
+    changed = [r.name for r, s in zip(before.resources, after.resources, strict=True) if r.as_dict() != s.as_dict()]
     assert changed == ["fraud-detector-training-pipeline"]
     old = json.dumps(_definition(before, "fraud-detector"), sort_keys=True)
     new = json.dumps(_definition(after, "fraud-detector"), sort_keys=True)

@@ -1,14 +1,18 @@
 """The pipeline's step scripts, run end to end on small generated data, as SageMaker would.
 
 preprocess.py -> train.py (script mode: hyperparameters as --name value, SM_* variables)
--> model.tar.gz -> evaluate.py -> evaluation.json, read with the pipeline's JsonGet path.
+-> model.tar.gz -> evaluate.py -> evaluation.json, read with the pipeline's JsonGet path;
+model.tar.gz -> inference.py's handlers, called as the framework serving containers do.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,13 +21,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
 from pipelines import layout
-from pipelines.steps import evaluate, preprocess, train
+from pipelines.steps import evaluate, inference, preprocess, train
 
 STEPS = Path(preprocess.__file__).resolve().parent
 ROWS = 400
@@ -75,7 +80,8 @@ def write_input(frame: pd.DataFrame, directory: Path) -> Path:
 
 
 def split_dirs(root: Path) -> list[str]:
-    return [arg for name in ("train", "validation", "test") for arg in (f"--{name}-dir", str(root / name))]
+    """preprocess.py's output arguments: the three splits and the baseline dataset under `root`."""
+    return [arg for name in ("train", "validation", "test", "baseline") for arg in (f"--{name}-dir", str(root / name))]
 
 
 def sagemaker_env(splits: Path, model_dir: Path) -> dict[str, str]:
@@ -110,8 +116,75 @@ def check_report(report: dict[str, Any], printed: str, model_dir: Path) -> None:
     assert all(set(entry) == {"value"} and isinstance(entry["value"], float) for entry in report["metrics"].values())
     printed_names = [line.split("=")[0] for line in printed.splitlines() if line.startswith("validation_")]
     assert printed_names == [f"validation_{name}" for name in sorted(report["metrics"])]
-    assert sorted(path.name for path in model_dir.iterdir()) == sorted([layout.MODEL_FILE, layout.FEATURES_FILE])
+    assert sorted(path.name for path in model_dir.iterdir()) == sorted(
+        [layout.MODEL_FILE, layout.FEATURES_FILE, layout.MODEL_CODE_DIR]
+    )
+    code = model_dir / layout.MODEL_CODE_DIR
+    assert [path.name for path in code.iterdir()] == [layout.INFERENCE_SCRIPT]
+    assert (code / layout.INFERENCE_SCRIPT).read_bytes() == (STEPS / layout.INFERENCE_SCRIPT).read_bytes()
     assert json.loads((model_dir / layout.FEATURES_FILE).read_text())["problem_type"] == report["problem_type"]
+
+
+# --- serving: inference.py as the framework containers call it -----------------------------
+def serve(archive: Path, into: Path) -> tuple[Any, Any]:
+    """What a serving container does with model.tar.gz: extract it to the model directory, import
+    SAGEMAKER_PROGRAM from SAGEMAKER_SUBMIT_DIRECTORY (the copy inside the archive), call model_fn."""
+    into.mkdir(parents=True)
+    with tarfile.open(archive / "model.tar.gz", "r:gz") as tar:
+        tar.extractall(into, filter="data")
+    code = into / layout.MODEL_CODE_DIR / layout.INFERENCE_SCRIPT
+    spec = importlib.util.spec_from_file_location(f"served_inference_{abs(hash(into))}", code)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, module.model_fn(str(into))
+
+
+def check_serving(archive: Path, split: Path, into: Path) -> np.ndarray:
+    """Predictions for the split's rows through input_fn/predict_fn/output_fn, in every request
+    format: the same numbers as the estimator's own, one per row. Returns them."""
+    handlers, model = serve(archive, into)
+    frame = pd.read_csv(split / layout.SPLIT_FILE)
+    description = json.loads((into / layout.FEATURES_FILE).read_text())
+    features = frame[description["features"]]
+    estimator = joblib.load(into / layout.MODEL_FILE)
+    matrix = features.to_numpy(dtype=np.float64)
+    if description["problem_type"] == "Regression":
+        expected = estimator.predict(matrix)
+    else:
+        expected = estimator.predict_proba(matrix)
+        expected = expected[:, 1] if description["problem_type"] == "BinaryClassification" else expected
+
+    # text/csv without header, as data capture records it (bytes, like the request body).
+    csv_body = features.to_csv(header=False, index=False).encode()
+    data = handlers.input_fn(csv_body, "text/csv")
+    assert data.shape == features.shape
+    predicted = handlers.predict_fn(data, model)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-12)
+    assert len(predicted) == len(frame)
+    # JSON: positional instances, and records by feature name (in another order, with extra keys).
+    instances = json.dumps({"instances": features.to_numpy().tolist()})
+    records = [
+        {"record_id": index, **dict(reversed(row.items()))} for index, row in enumerate(features.to_dict("records"))
+    ]
+    for body, content_type in (
+        (instances, "application/json"),
+        (json.dumps(records), "application/json; charset=utf-8"),
+    ):
+        np.testing.assert_allclose(handlers.predict_fn(handlers.input_fn(body, content_type), model), predicted)
+
+    body, content_type = handlers.output_fn(predicted, "text/csv")
+    assert content_type == "text/csv"
+    lines = body.splitlines()
+    assert len(lines) == len(frame) and body.endswith("\n")
+    parsed = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2)
+    np.testing.assert_array_equal(parsed.reshape(predicted.shape), predicted)  # exact: repr round-trips
+    for accept in (None, "*/*"):
+        assert handlers.output_fn(predicted, accept) == (body, content_type)
+    body, content_type = handlers.output_fn(predicted, "application/json")
+    assert content_type == "application/json"
+    assert json.loads(body) == {"predictions": predicted.tolist()}
+    return predicted
 
 
 # --- the scripts as separate processes ----------------------------------------------------
@@ -201,15 +274,29 @@ def test_script_defaults_are_the_layout() -> None:
     assert parser.get_default("input_dir") == layout.PREPROCESS_INPUT
     for name, path in layout.PREPROCESS_OUTPUTS.items():
         assert parser.get_default(f"{name}_dir") == path
+    assert parser.get_default("baseline_dir") == layout.PREPROCESS_BASELINE
+    assert preprocess.BASELINE_FILE == layout.BASELINE_FILE
     parser = evaluate.build_parser()
     assert parser.get_default("model_dir") == layout.EVALUATION_MODEL
     assert parser.get_default("test_dir") == layout.EVALUATION_TEST
     assert parser.get_default("output_dir") == layout.EVALUATION_OUTPUT
     for script in (preprocess, train, evaluate):
         assert script.SPLIT_FILE == layout.SPLIT_FILE
-    for script in (train, evaluate):
+    for script in (train, evaluate, inference):
         assert (script.MODEL_FILE, script.FEATURES_FILE) == (layout.MODEL_FILE, layout.FEATURES_FILE)
     assert evaluate.EVALUATION_FILE == layout.EVALUATION_FILE
+    assert (train.INFERENCE_SCRIPT, train.MODEL_CODE_DIR) == (layout.INFERENCE_SCRIPT, layout.MODEL_CODE_DIR)
+    assert (inference.CSV, inference.JSON) == layout.SERVING_CONTENT_TYPES
+    # The serving container finds the copy train.py made where model.tar.gz is extracted.
+    assert layout.SERVING_ENVIRONMENT["SAGEMAKER_SUBMIT_DIRECTORY"] == f"{layout.SERVING_MODEL_DIR}/code"
+    assert layout.SERVING_ENVIRONMENT["SAGEMAKER_PROGRAM"] == layout.INFERENCE_SCRIPT
+
+
+def test_step_scripts_lists_every_bundled_script() -> None:
+    """What the deploying program uploads: every script in pipelines/steps/, the inference code too."""
+    bundled = sorted(path.name for path in STEPS.glob("*.py") if path.name != "__init__.py")
+    assert sorted(layout.STEP_SCRIPTS) == bundled
+    assert layout.INFERENCE_SCRIPT in layout.STEP_SCRIPTS
 
 
 def test_train_defaults_are_the_sagemaker_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -221,9 +308,10 @@ def test_train_defaults_are_the_sagemaker_variables(monkeypatch: pytest.MonkeyPa
 
 
 def test_scripts_import_no_project_module() -> None:
-    """They run alone in SageMaker containers, where this project is not installed."""
-    for script in ("preprocess", "train", "evaluate"):
-        tree = ast.parse((STEPS / f"{script}.py").read_text())
+    """They run alone in SageMaker containers, where this project is not installed (and whose
+    Python may be as old as 3.8)."""
+    for script in layout.STEP_SCRIPTS:
+        tree = ast.parse((STEPS / script).read_text(), feature_version=(3, 8))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "." for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not {name for name in imported if name.split(".")[0] in {"pipelines", "mlstack", "components", "."}}
@@ -240,12 +328,22 @@ def test_preprocess_writes_stratified_label_first_splits(fraud_splits: Path, tmp
     for part in parts.values():  # stratified: every split has the overall fraud rate
         assert abs(part["is_fraud"].mean() - rate) < 0.02
     # Deterministic: the same seed gives byte-identical files, another seed another split.
+    files = [f"{name}/{layout.SPLIT_FILE}" for name in parts] + [f"baseline/{layout.BASELINE_FILE}"]
     for seed, same in (("42", True), ("7", False)):
         args = ["--input-dir", str(fraud_splits / "input"), "--target", "is_fraud", "--seed", seed, *DROP]
         assert preprocess.main([*args, *split_dirs(tmp_path / seed)]) == 0
-        for name in parts:
-            again = (tmp_path / seed / name / layout.SPLIT_FILE).read_bytes()
-            assert (again == (fraud_splits / name / layout.SPLIT_FILE).read_bytes()) is same
+        for file in files:
+            again = (tmp_path / seed / file).read_bytes()
+            assert (again == (fraud_splits / file).read_bytes()) is same
+
+
+def test_preprocess_writes_the_baseline_dataset_without_the_label(fraud_splits: Path) -> None:
+    """The train rows with the model's feature columns only, like captured endpoint requests."""
+    baseline = pd.read_csv(fraud_splits / "baseline" / layout.BASELINE_FILE)
+    train_split = pd.read_csv(fraud_splits / "train" / layout.SPLIT_FILE)
+    assert list(baseline.columns) == FEATURES == list(train_split.columns[1:])
+    pd.testing.assert_frame_equal(baseline, train_split.drop(columns=["is_fraud"]))
+    assert sorted(path.name for path in (fraud_splits / "baseline").iterdir()) == [layout.BASELINE_FILE]
 
 
 def test_preprocess_reads_a_feature_group_offline_store(tmp_path: Path, call: Call) -> None:
@@ -310,6 +408,9 @@ def test_each_algorithm_learns(fraud_splits: Path, tmp_path: Path, call: Call, a
     check_report(report, printed, tmp_path / "model")
     assert sorted(report["metrics"]) == ["accuracy", "auc", "f1", "precision", "recall"]
     assert json_get(report, layout.evaluation_json_path("auc")) > 0.75
+    probabilities = check_serving(archive, fraud_splits / "test", tmp_path / "serving")
+    assert probabilities.shape == (60,)  # one positive-class probability per row
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
 
 
 def test_regression(tmp_path: Path, call: Call) -> None:
@@ -335,6 +436,11 @@ def test_regression(tmp_path: Path, call: Call) -> None:
     assert sorted(report["metrics"]) == ["mae", "r2", "rmse"]
     assert json_get(report, layout.evaluation_json_path("r2")) > 0.8
     assert 0 < json_get(report, layout.evaluation_json_path("rmse")) < frame["loss"].std() / 2
+    predicted = check_serving(tmp_path / "archive", tmp_path / "test", tmp_path / "serving")
+    test_split = pd.read_csv(tmp_path / "test" / layout.SPLIT_FILE)
+    assert predicted.shape == (len(test_split),)  # the values themselves, not probabilities
+    rmse = float(np.sqrt(np.mean((predicted - test_split["loss"].to_numpy()) ** 2)))
+    assert rmse == pytest.approx(json_get(report, layout.evaluation_json_path("rmse")))
 
 
 def test_multiclass_with_string_labels(tmp_path: Path, call: Call) -> None:
@@ -357,6 +463,11 @@ def test_multiclass_with_string_labels(tmp_path: Path, call: Call) -> None:
     report = json.loads((tmp_path / "out" / layout.EVALUATION_FILE).read_text())
     check_report(report, printed, tmp_path / "model")
     assert json_get(report, layout.evaluation_json_path("auc")) > 0.8
+    probabilities = check_serving(tmp_path / "archive", tmp_path / "test", tmp_path / "serving")
+    test_rows = len(pd.read_csv(tmp_path / "test" / layout.SPLIT_FILE))
+    assert probabilities.shape == (test_rows, 3)  # one per class, in features.json's "classes" order
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -384,6 +495,98 @@ def test_train_rejects_bad_hyperparameters(
     assert code == 1
     assert message in err
     assert not (tmp_path / "model").exists()
+
+
+class _Scores:
+    """An estimator stand-in: predict_proba/predict from the row sums."""
+
+    def __init__(self, classes: int) -> None:
+        self.classes = classes
+
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        positive = 1 / (1 + np.exp(-np.nan_to_num(matrix).sum(axis=1)))
+        if self.classes == 2:
+            return np.column_stack([1 - positive, positive])
+        return np.column_stack([positive / 2, positive / 2, 1 - positive])
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        return np.nan_to_num(matrix).sum(axis=1)
+
+
+def _served(problem_type: str, classes: int = 2) -> Any:
+    description = {"features": ["a", "b", "c"], "problem_type": problem_type, "classes": None, "label": "y"}
+    return inference.Model(_Scores(classes), description)
+
+
+def test_inference_request_formats() -> None:
+    model = _served("BinaryClassification")
+    expected = [[1.0, 2.0, float("nan")], [0.0, 1.0, -3.5]]
+    bodies = [
+        (b"1,2,\n0,1,-3.5\n", "text/csv"),  # an empty field is a missing value
+        ("1,2,\r\n\r\n0,True,-3.5", "text/csv; charset=utf-8"),  # CRLF, blank line, boolean as 1/0
+        (b"1,2,\n0,1,-3.5", None),  # no content type: CSV
+        (json.dumps({"instances": [[1, 2, None], [0, 1, -3.5]]}), "application/json"),
+        (json.dumps([[1, 2, None], [False, True, -3.5]]).encode(), "application/json"),
+        (
+            json.dumps({"instances": [{"c": None, "b": 2, "a": 1, "id": "x"}, {"a": 0, "b": 1, "c": -3.5}]}),
+            "application/json",
+        ),
+    ]
+    for body, content_type in bodies:
+        matrix = inference.features_matrix(inference.input_fn(body, content_type), model.features)
+        np.testing.assert_array_equal(matrix, expected)
+        assert inference.predict_fn(inference.input_fn(body, content_type), model).shape == (2,)
+
+    assert inference.predict_fn(np.zeros((4, 3)), _served("MulticlassClassification", classes=3)).shape == (4, 3)
+    assert inference.predict_fn(np.ones((1, 3)), _served("Regression")).tolist() == [3.0]
+    assert inference.output_fn(np.array([[0.25, 0.75], [1.0, 0.0]]), "text/csv") == ("0.25,0.75\n1.0,0.0\n", "text/csv")
+    assert inference.output_fn(np.array([0.5]), "application/json, text/csv") == (
+        '{"predictions": [0.5]}',
+        "application/json",
+    )
+    assert inference.output_fn(np.array([0.5]), "text/html, text/csv;q=0.9") == ("0.5\n", "text/csv")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ("a,b,c\n1,2,3", "text/csv", "line 1, value 1: 'a' is not a number (CSV requests have no header row)"),
+        ("1,2,3\n1,x,3", "text/csv", "line 2, value 2: 'x' is not a number"),
+        ("1,2,3\n1,2", "text/csv", "rows have different numbers of values: 2, 3"),
+        ("1,2", "text/csv", "rows have 2 values; the model takes 3: a, b, c"),
+        ("\n\n", "text/csv", "the request has no rows"),
+        ('{"rows": [[1, 2, 3]]}', "application/json", '{"instances": [...]}'),
+        ('{"instances": []}', "application/json", "no instances"),
+        ('{"instances": [1, 2, 3]}', "application/json", "a list of feature values or an object"),
+        ('[{"a": 1, "b": 2}]', "application/json", "instance 1 lacks feature(s): c"),
+        ('[{"a": 1, "b": 2, "c": "high"}]', "application/json", "feature 'c': 'high' is not a number"),
+        ("1,2,3", "application/x-parquet", "unsupported content type"),
+    ],
+)
+def test_inference_rejects_bad_requests(body: str, content_type: str, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        inference.predict_fn(inference.input_fn(body, content_type), _served("BinaryClassification"))
+    assert message in str(raised.value)
+
+
+def test_inference_rejects_an_unsupported_accept_type() -> None:
+    with pytest.raises(ValueError, match="unsupported accept type 'text/html'"):
+        inference.output_fn(np.array([0.5]), "text/html")
+
+
+def test_train_fails_without_the_inference_code(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
+    """A train.py uploaded without inference.py beside it would register a model nothing can serve."""
+    (tmp_path / "code").mkdir()
+    shutil.copyfile(STEPS / "train.py", tmp_path / "code" / "train.py")
+    spec = importlib.util.spec_from_file_location("train_without_inference", tmp_path / "code" / "train.py")
+    assert spec is not None and spec.loader is not None
+    alone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(alone)
+    args = ["--algorithm", "random_forest", "--n_estimators", "5"]
+    code, _, err = call(alone, *args, env=sagemaker_env(fraud_splits, tmp_path / "model"))
+    assert code == 1
+    assert "no inference.py beside train.py" in err
+    assert not (tmp_path / "model").exists()  # checked before training
 
 
 def test_train_tolerates_sagemaker_reserved_hyperparameters(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
@@ -432,6 +635,11 @@ def test_processes_as_sagemaker_runs_them(processes: dict[str, Future[dict[str, 
     assert (report["problem_type"], report["rows"]) == ("BinaryClassification", 60)
     features = json.loads((root / "model" / layout.FEATURES_FILE).read_text())
     assert (features["features"], features["label"], features["classes"]) == (FEATURES, "is_fraud", [0, 1])
+    assert (root / "baseline" / layout.BASELINE_FILE).read_bytes() == (
+        fraud_splits / "baseline" / layout.BASELINE_FILE
+    ).read_bytes()
+    probabilities = check_serving(root / "archive", root / "test", root / "serving")
+    assert probabilities.shape == (60,)
 
 
 def test_failures_exit_non_zero_with_the_reason_on_stderr(processes: dict[str, Future[dict[str, Ran]]]) -> None:

@@ -4,7 +4,10 @@ Runs standalone in the SageMaker scikit-learn processing container, so it import
 project module: every path is an argument whose default is the container path from
 pipelines/layout.py (tests/test_step_scripts.py keeps them equal).
 
-Each split is written as <split dir>/data.csv with a header row and the label first.
+Each split is written as <split dir>/data.csv with a header row and the label first; the
+data-quality baseline dataset as <baseline dir>/baseline.csv: the train split's feature
+columns only (header row, the model's feature order), the shape of the endpoint traffic
+Model Monitor compares with it (captured requests carry no label).
 Features: numeric and boolean columns are kept (booleans as 0/1); other columns (strings,
 timestamps) are dropped with a logged notice rather than encoded, so a model's input is
 exactly the raw columns a client sends and serving has no encoding to replicate.
@@ -27,6 +30,8 @@ OUTPUT_DIRS = {
     "test": "/opt/ml/processing/test",
 }
 SPLIT_FILE = "data.csv"
+BASELINE_DIR = "/opt/ml/processing/baseline"
+BASELINE_FILE = "baseline.csv"
 MIN_ROWS = 20
 # An integer label with at most this many distinct values is treated as classes (stratified split).
 MAX_CLASSES = 20
@@ -52,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42)
     for split, path in OUTPUT_DIRS.items():
         parser.add_argument(f"--{split}-dir", default=path, help=f"where the {split} {SPLIT_FILE} is written")
+    parser.add_argument(
+        "--baseline-dir", default=BASELINE_DIR, help=f"where {BASELINE_FILE} (train split, features only) is written"
+    )
     return parser
 
 
@@ -171,6 +179,11 @@ def run(args: argparse.Namespace) -> None:
         part.to_csv(directory / SPLIT_FILE, index=False)
         summary = part.iloc[:, 0].value_counts().sort_index().to_dict() if is_categorical(frame.iloc[:, 0]) else ""
         log.info("%s: %d rows -> %s %s", name, len(part), directory / SPLIT_FILE, summary)
+    # The data-quality baseline: the train rows without the label, features in training order.
+    baseline = Path(args.baseline_dir)
+    baseline.mkdir(parents=True, exist_ok=True)
+    splits["train"].iloc[:, 1:].to_csv(baseline / BASELINE_FILE, index=False)
+    log.info("baseline: %d rows, %d features -> %s", len(splits["train"]), frame.shape[1] - 1, baseline / BASELINE_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,9 @@ Hyperparameter `algorithm` picks the estimator; every other hyperparameter must 
 that estimator takes, so a typo fails the job instead of silently training on defaults.
 Class labels are encoded as 0..k-1 in sorted order for every algorithm (XGBoost needs
 that); features.json keeps the original labels under "classes" to decode predictions.
+
+The model directory also gets code/inference.py, a copy of the inference.py next to this
+script (both come in the code channel): the serving containers load the model with it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +33,8 @@ import pandas as pd
 SPLIT_FILE = "data.csv"
 MODEL_FILE = "model.joblib"
 FEATURES_FILE = "features.json"
+INFERENCE_SCRIPT = "inference.py"  # copied from beside this script into <model dir>/<MODEL_CODE_DIR>/
+MODEL_CODE_DIR = "code"
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
 DEFAULT_SEED = 42
 
@@ -41,6 +47,21 @@ class UsageError(Exception):
 
 class DataError(Exception):
     """The channels' data cannot train the requested model."""
+
+
+class SetupError(Exception):
+    """The job lacks something besides data and hyperparameters (the inference code)."""
+
+
+def inference_script() -> Path:
+    """inference.py beside this script: the deploying program uploads both to the code prefix."""
+    path = Path(__file__).resolve().parent / INFERENCE_SCRIPT
+    if not path.is_file():
+        raise SetupError(
+            f"no {INFERENCE_SCRIPT} beside {Path(__file__).name} in {path.parent}: the model could not be served; "
+            "upload it with the other step scripts"
+        )
+    return path
 
 
 def _int(value: str) -> int:
@@ -230,6 +251,7 @@ def compute_metrics(problem_type: str, model: Any, features: np.ndarray, target:
 
 def train(args: argparse.Namespace, hyperparameters: dict[str, str]) -> dict[str, float]:
     estimator = build_estimator(args.algorithm, args.problem_type, hyperparameters)  # fail fast, before the data
+    inference = inference_script()
     train_frame, validation_frame = load_split(args.train, "train"), load_split(args.validation, "validation")
     if list(validation_frame.columns) != list(train_frame.columns):
         raise DataError("train and validation splits have different columns")
@@ -259,6 +281,9 @@ def train(args: argparse.Namespace, hyperparameters: dict[str, str]) -> dict[str
     description = {"algorithm": args.algorithm, "classes": classes, "features": features, "label": label}
     description["problem_type"] = args.problem_type
     (model_dir / FEATURES_FILE).write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
+    # Where the framework serving containers look for inference code inside model.tar.gz.
+    (model_dir / MODEL_CODE_DIR).mkdir(exist_ok=True)
+    shutil.copyfile(inference, model_dir / MODEL_CODE_DIR / INFERENCE_SCRIPT)
     return results
 
 
@@ -267,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = build_parser().parse_known_args(argv)
     try:
         results = train(args, parse_hyperparameters(rest))
-    except (UsageError, DataError) as error:
+    except (UsageError, DataError, SetupError) as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 1
     for name, value in sorted(results.items()):
