@@ -166,7 +166,10 @@ def schema(
 def main() -> None:
     """Console entry point: spec problems exit 2 with located messages, no traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except SpecError as exc:
         # One plain line per problem (no wrapping) so editors and grep can jump to it.
         for problem in exc.problems:

@@ -102,7 +102,7 @@ def get(props: Any, *path: str | int) -> Any:
 def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
-    if isinstance(value, (str, Mapping)):
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
         return [value]
     return list(value)
 

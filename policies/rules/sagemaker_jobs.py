@@ -1,5 +1,220 @@
-"""Rules: sagemaker_jobs (to be written)."""
+"""SageMaker jobs: model-monitor job definitions, and the jobs inside pipeline definitions.
+
+Also home of the pipeline-definition readers the serving, registry and stack rules share.
+A pipeline definition is a JSON string (SageMaker's own PascalCase schema); steps can sit
+inside a Condition step's IfSteps/ElseSteps, so every reader walks those too.
+"""
 
 from __future__ import annotations
 
-POLICIES: list = []
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+
+from ._base import Meta, as_list, for_types, get, resource_rule, truthy
+
+PIPELINE = "aws:sagemaker/pipeline:Pipeline"
+DATA_QUALITY_JOB = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
+MONITORING_SCHEDULE = "aws:sagemaker/monitoringSchedule:MonitoringSchedule"
+PROCESSING_STEPS = ("Processing", "QualityCheck", "ClarifyCheck")
+"""Step types that run a SageMaker processing job (the checks run Model Monitor containers)."""
+
+
+def present(value: Any) -> bool:
+    """A key id or name that is set: a non-empty string, or a pipeline expression computing one."""
+    return (isinstance(value, str) and bool(value.strip())) or (isinstance(value, Mapping) and bool(value))
+
+
+# --- pipeline definitions ------------------------------------------------------------------
+def pipeline_definition(props: Any) -> dict[str, Any] | None:
+    """The parsed `pipelineDefinition` (a JSON string, or already a mapping), or None."""
+    value = get(props, "pipelineDefinition")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+def pipeline_steps(definition: Any) -> Iterator[Mapping[str, Any]]:
+    """Every step, depth first, including the branches of Condition steps."""
+    for step in as_list(get(definition, "Steps")):
+        if not isinstance(step, Mapping):
+            continue
+        yield step
+        if step.get("Type") == "Condition":
+            for branch in ("IfSteps", "ElseSteps"):
+                yield from pipeline_steps({"Steps": get(step, "Arguments", branch)})
+
+
+def checked_steps(props: Any, report: ReportViolation) -> list[Mapping[str, Any]]:
+    """The steps to check; a definition we cannot read is reported, never silently passed."""
+    definition = pipeline_definition(props)
+    if definition is not None:
+        return list(pipeline_steps(definition))
+    if get(props, "pipelineDefinitionS3Location"):
+        report("the pipeline definition is in S3 (pipelineDefinitionS3Location), so its steps can't be checked")
+    elif get(props, "pipelineDefinition") is not None:
+        report("pipelineDefinition is not a JSON object, so its steps can't be checked")
+    return []
+
+
+def step_label(step: Mapping[str, Any]) -> str:
+    return f"{step.get('Type')} step {step.get('Name') or '?'}"
+
+
+def resolve(value: Any, definition: Any) -> Any:
+    """A `{"Get": "Parameters.X"}` reference as its parameter's default; any other value as is."""
+    ref = get(value, "Get")
+    if isinstance(ref, str) and ref.startswith("Parameters."):
+        for parameter in as_list(get(definition, "Parameters")):
+            if get(parameter, "Name") == ref.removeprefix("Parameters."):
+                return get(parameter, "DefaultValue")
+    return value
+
+
+def training_jobs(step: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The CreateTrainingJob requests a step runs: its arguments, or a tuning job's definitions."""
+    args = step.get("Arguments")
+    if step.get("Type") == "Training":
+        return [args if isinstance(args, Mapping) else {}]  # no arguments: nothing is protected
+    if step.get("Type") == "Tuning":
+        jobs = [get(args, "TrainingJobDefinition"), *as_list(get(args, "TrainingJobDefinitions"))]
+        return [job for job in jobs if isinstance(job, Mapping)]
+    return []
+
+
+# --- rules ------------------------------------------------------------------------------------
+@for_types(PIPELINE)
+def _training_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for step in checked_steps(args.props, report):
+        for job in training_jobs(step):
+            label = step_label(step)
+            if not truthy(get(job, "EnableNetworkIsolation")):
+                report(f"{label}: EnableNetworkIsolation is not true")
+            if not truthy(get(job, "EnableInterContainerTrafficEncryption")):
+                report(f"{label}: EnableInterContainerTrafficEncryption is not true")
+            if not present(get(job, "ResourceConfig", "VolumeKmsKeyId")):
+                report(f"{label}: ResourceConfig.VolumeKmsKeyId is not set")
+            if not present(get(job, "OutputDataConfig", "KmsKeyId")):
+                report(f"{label}: OutputDataConfig.KmsKeyId is not set")
+
+
+@for_types(PIPELINE)
+def _processing_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for step in checked_steps(args.props, report):
+        if step.get("Type") not in PROCESSING_STEPS:
+            continue
+        job = step.get("Arguments")
+        if not present(get(job, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")):
+            report(f"{step_label(step)}: ProcessingResources.ClusterConfig.VolumeKmsKeyId is not set")
+        # Without outputs nothing is written, so there is nothing to encrypt.
+        if as_list(get(job, "ProcessingOutputConfig", "Outputs")) and not present(
+            get(job, "ProcessingOutputConfig", "KmsKeyId")
+        ):
+            report(f"{step_label(step)}: ProcessingOutputConfig.KmsKeyId is not set")
+
+
+# Where each monitoring job shape keeps its settings: (root, volume key, output key).
+_MONITORING_SHAPES = {
+    DATA_QUALITY_JOB: ((), ("jobResources", "clusterConfig"), ("dataQualityJobOutputConfig",)),
+    MONITORING_SCHEDULE: (
+        ("monitoringScheduleConfig", "monitoringJobDefinition"),
+        ("monitoringResources", "clusterConfig"),
+        ("monitoringOutputConfig",),
+    ),
+}
+
+
+def _monitoring_job(args: ResourceValidationArgs) -> tuple[Any, tuple[str, ...], tuple[str, ...], str] | None:
+    """(job, volume path, output path, dotted root) — None for a schedule naming a job definition."""
+    root, volume, output = _MONITORING_SHAPES[args.resource_type]
+    job = get(args.props, *root) if root else args.props
+    if not isinstance(job, Mapping):
+        return None
+    return job, volume, output, ".".join(root)
+
+
+def _dotted(root: str, *path: str) -> str:
+    return ".".join([root, *path] if root else path)
+
+
+@for_types(DATA_QUALITY_JOB, MONITORING_SCHEDULE)
+def _monitoring_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    found = _monitoring_job(args)
+    if found is None:
+        return
+    job, volume, output, root = found
+    if not present(get(job, *volume, "volumeKmsKeyId")):
+        report(f"monitoring job volume is not encrypted with a KMS key ({_dotted(root, *volume, 'volumeKmsKeyId')})")
+    if not present(get(job, *output, "kmsKeyId")):
+        report(f"monitoring job output is not encrypted with a KMS key ({_dotted(root, *output, 'kmsKeyId')})")
+
+
+@for_types(DATA_QUALITY_JOB, MONITORING_SCHEDULE)
+def _monitoring_isolated(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    found = _monitoring_job(args)
+    if found is None:
+        return
+    job, _, _, root = found
+    if not truthy(get(job, "networkConfig", "enableNetworkIsolation")):
+        report(f"network isolation is not enabled ({_dotted(root, 'networkConfig', 'enableNetworkIsolation')})")
+    if not truthy(get(job, "networkConfig", "enableInterContainerTrafficEncryption")):
+        path = _dotted(root, "networkConfig", "enableInterContainerTrafficEncryption")
+        report(f"inter-container traffic encryption is not enabled ({path})")
+
+
+POLICIES = [
+    resource_rule(
+        "sagemaker-monitoring-job-encrypted",
+        Meta(
+            description="Model Monitor jobs (data quality job definitions, and schedules with an inline job) "
+            "encrypt their volumes and their reports with a KMS key. All tiers.",
+            severity=Severity.MEDIUM,
+            controls=("CKV_AWS_367", "CKV_AWS_368"),
+            fix="Set jobResources.clusterConfig.volumeKmsKeyId and dataQualityJobOutputConfig.kmsKeyId (inline: "
+            "monitoringResources.clusterConfig.volumeKmsKeyId and monitoringOutputConfig.kmsKeyId) to the "
+            "environment's KMS key.",
+        ),
+        _monitoring_encrypted,
+    ),
+    resource_rule(
+        "sagemaker-monitoring-job-isolated",
+        Meta(
+            description="Model Monitor jobs run network-isolated, with encrypted traffic between their "
+            "instances. All tiers.",
+            severity=Severity.MEDIUM,
+            controls=("CKV_AWS_369", "SageMaker.9", "SageMaker.11"),
+            fix="Set networkConfig.enableNetworkIsolation and networkConfig.enableInterContainerTrafficEncryption "
+            "to true; the monitor reads captured data and writes reports through SageMaker, not the network.",
+        ),
+        _monitoring_isolated,
+    ),
+    resource_rule(
+        "sagemaker-pipeline-training-protected",
+        Meta(
+            description="Every Training step of a pipeline (and every tuning job's training definition), "
+            "including steps inside Condition branches, is network-isolated, encrypts traffic between its "
+            "instances, and encrypts its volume and model artifacts with a KMS key. All tiers.",
+            severity=Severity.HIGH,
+            fix="In the step's estimator set enable_network_isolation=True, "
+            "encrypt_inter_container_traffic=True, volume_kms_key and output_kms_key (mlstack's pipeline "
+            "builder does this from the environment's KMS key).",
+        ),
+        _training_protected,
+    ),
+    resource_rule(
+        "sagemaker-pipeline-processing-encrypted",
+        Meta(
+            description="Every Processing, QualityCheck and ClarifyCheck step of a pipeline, including steps "
+            "inside Condition branches, encrypts its volume and its outputs with a KMS key. All tiers.",
+            severity=Severity.HIGH,
+            fix="Give the step's processor volume_kms_key and output_kms_key (for checks: the CheckJobConfig's "
+            "volume_kms_key and output_kms_key).",
+        ),
+        _processing_encrypted,
+    ),
+]
