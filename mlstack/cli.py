@@ -28,6 +28,14 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+SnapshotOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry-snapshot",
+        help="Model registry snapshot (JSON) to resolve versions from; default: the offline stand-in.",
+        dir_okay=False,
+    ),
+]
 SpecOption = Annotated[
     Path | None,
     typer.Option("--spec", help="Spec file to use instead of the one the stack config names.", dir_okay=False),
@@ -73,12 +81,13 @@ def plan(
     spec: SpecOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Write the recorded resources as JSON.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")] = None,
+    registry_snapshot: SnapshotOption = None,
 ) -> None:
     """Run the Pulumi program for a stack offline (mocks, no cloud) and show what it creates."""
     from mlstack.render import plan_view
     from mlstack.synth import synthesize
 
-    result = synthesize(environment, spec=spec)
+    result = synthesize(environment, spec=spec, registry_snapshot=registry_snapshot)
     if json_output:
         text = result.to_json()
         if output:
@@ -98,13 +107,14 @@ def check(
         Path | None,
         typer.Option("--policy-config", help="Policy-pack config to use instead of policies/config/<tier>.json."),
     ] = None,
+    registry_snapshot: SnapshotOption = None,
 ) -> None:
     """Run the governance policy pack over the offline plan of a stack; exit 1 on a mandatory violation."""
     from mlstack.check import check_plan
     from mlstack.render import check_view
     from mlstack.synth import synthesize
 
-    result = check_plan(synthesize(environment, spec=spec), policy_config)
+    result = check_plan(synthesize(environment, spec=spec, registry_snapshot=registry_snapshot), policy_config)
     if json_output:
         sys.stdout.write(result.to_json())
     else:

@@ -9,13 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
+from components.endpoint import Endpoint
 from components.feature_store import FeatureGroupArgs, FeatureStore, FeatureStoreArgs
 from components.foundation import Foundation, FoundationArgs
+from components.k8s_serving import KubernetesServing
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
 from components.training import TrainingPipeline
 from mlstack.naming import Names, required_tags
+from mlstack.serving import (
+    ServingChoice,
+    build_endpoint,
+    build_kubernetes,
+    build_monitor,
+    resolve_serving,
+    version_output,
+    warn,
+)
 from mlstack.spec import EnvironmentSpec, ModelSpec
 from mlstack.training import build_training, check_scripts
 
@@ -29,12 +41,16 @@ class Platform:
     registries: dict[str, ModelRegistry] = field(default_factory=dict)
     mlflow: MlflowServer | None = None
     training: dict[str, TrainingPipeline] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    kubernetes: dict[str, KubernetesServing] = field(default_factory=dict)
 
 
-def build_platform(env: EnvironmentSpec, region: str) -> Platform:
+def build_platform(env: EnvironmentSpec, region: str, registry: str | None = None) -> Platform:
+    """Everything one environment deploys. `registry`: "live" (default), "stand-in" or a snapshot file."""
     check_scripts(env)
     names = Names.for_environment(env, region)
     tags = required_tags(env)
+    choices = resolve_serving(env, names, registry)
     foundation = Foundation(
         "foundation",
         FoundationArgs(
@@ -58,6 +74,7 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
         )
         for m in env.spec.models
     }
+    endpoints, k8s = _serving(env, names, tags, foundation, choices)
     platform = Platform(
         names=names,
         tags=tags,
@@ -66,6 +83,8 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
         registries=registries,
         mlflow=_mlflow(env, names, tags, foundation),
         training=training,
+        endpoints=endpoints,
+        kubernetes=k8s,
     )
     pulumi.export("environment", env.name)
     pulumi.export("artifact_bucket", foundation.bucket.name)
@@ -75,9 +94,39 @@ def build_platform(env: EnvironmentSpec, region: str) -> Platform:
     if platform.feature_store:
         pulumi.export("feature_groups", platform.feature_store.arns)
     pulumi.export("training_pipelines", {k: t.arn for k, t in training.items()})
+    pulumi.export("model_versions", version_output(choices))
+    pulumi.export("endpoints", {k: e.endpoint.name for k, e in endpoints.items()})
+    warn(choices)
     if platform.mlflow:
         pulumi.export("mlflow_tracking_server_arn", platform.mlflow.arn)
     return platform
+
+
+def _serving(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    choices: dict[str, ServingChoice | None],
+) -> tuple[dict[str, Endpoint], dict[str, KubernetesServing]]:
+    endpoints: dict[str, Endpoint] = {}
+    k8s: dict[str, KubernetesServing] = {}
+    provider: pulumi.ProviderResource | None = None
+    for model in env.spec.models:
+        choice = choices.get(model.name)
+        if choice is None or model.serving is None:
+            continue
+        if model.serving.target == "sagemaker":
+            endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice)
+            endpoints[model.name] = endpoint
+            build_monitor(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
+        else:
+            if provider is None:
+                # The cluster comes from the stack config (mlstack:kubeContext) or the ambient kubeconfig.
+                context = pulumi.Config("mlstack").get("kubeContext")
+                provider = kubernetes.Provider("kubernetes", context=context)
+            k8s[model.name] = build_kubernetes(names, tags, model=model, choice=choice, provider=provider)
+    return endpoints, k8s
 
 
 def _accounts_to_share_with(env: EnvironmentSpec) -> list[str]:

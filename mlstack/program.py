@@ -36,7 +36,7 @@ def run(project_dir: Path = PROJECT_DIR) -> Platform:
     path = spec_path(config.get("spec"), project_dir)
     try:
         env = load_checked(path, environment)
+        return build_platform(env, region, registry=config.get("registry"))
     except SpecError as exc:
         # A clean message instead of a Python traceback in `pulumi up`.
         raise pulumi.RunError(f"invalid spec for environment '{environment}':\n{exc}") from None
-    return build_platform(env, region)

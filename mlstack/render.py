@@ -90,6 +90,26 @@ def schema_changes(plan: Plan) -> Text | None:
     return Text("\n".join(lines))
 
 
+def model_versions(plan: Plan) -> Text | None:
+    """Which registered version each served model deploys, and where the answer came from."""
+    versions = plan.outputs.get("model_versions") or {}
+    if not versions:
+        return None
+    lines = ["Model versions:"]
+    for model, choice in sorted(versions.items()):
+        if choice.get("skipped"):
+            lines.append(f"  {model}: skipped (no approved version; when_unapproved: skip)")
+            continue
+        source = {"stand-in": "offline stand-in, no registry read", "snapshot": "registry snapshot"}.get(
+            choice["source"], "live registry"
+        )
+        line = f"  {model}: version {choice['version']} ({choice['status']}, {source}) {choice['arn']}"
+        if choice.get("warning"):
+            line += f" — warning: {choice['warning']}"
+        lines.append(line)
+    return Text("\n".join(lines))
+
+
 def plan_view(plan: Plan) -> Group:
     components = sum(1 for r in plan.resources if not r.custom)
     summary = (
@@ -97,9 +117,9 @@ def plan_view(plan: Plan) -> Group:
         f"synthesized offline in {plan.seconds:.2f} s"
     )
     parts: list[RenderableType] = [plan_tree(plan), type_counts(plan)]
-    schema = schema_changes(plan)
-    if schema is not None:
-        parts.append(schema)
+    for section in (model_versions(plan), schema_changes(plan)):
+        if section is not None:
+            parts.append(section)
     parts.append(summary)
     return Group(*parts)
 

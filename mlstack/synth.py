@@ -26,7 +26,9 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 from ruamel.yaml import YAML
 
 from mlstack.feature_lock import additions, new_groups, read_lock
+from mlstack.naming import Names
 from mlstack.program import PROJECT_DIR, load_checked, spec_path
+from mlstack.serving import STAND_IN, resolve_serving
 from mlstack.spec import EnvironmentSpec, SpecError
 
 SECRET = "[secret]"
@@ -287,17 +289,26 @@ def read_stack_config(environment: str, project_dir: Path = PROJECT_DIR) -> tupl
     return project, config
 
 
-def synthesize(environment: str, spec: Path | None = None, project_dir: Path = PROJECT_DIR) -> Plan:
-    """Run the program for one stack offline. Raises SpecError for a bad spec or stack."""
+def synthesize(
+    environment: str, spec: Path | None = None, project_dir: Path = PROJECT_DIR, registry_snapshot: Path | None = None
+) -> Plan:
+    """Run the program for one stack offline. Raises SpecError for a bad spec or stack.
+
+    Model versions come from `registry_snapshot` (see `mlstack models snapshot`) or,
+    without one, from the explicit offline stand-in: offline never calls AWS.
+    """
     started = time.perf_counter()
     project, config = read_stack_config(environment, project_dir)
     if spec is not None:
         config[f"{project}:spec"] = str(spec.resolve())
+    config[f"{project}:registry"] = str(registry_snapshot.resolve()) if registry_snapshot else STAND_IN
     region = config.get("aws:region")
     if not region:
         raise SpecError.single(f"stacks/Pulumi.{environment}.yaml", 1, 1, "config", "aws:region is not set")
     stack_env = config.get(f"{project}:environment", environment)
     env = load_checked(spec_path(config.get(f"{project}:spec"), project_dir), stack_env)
+    # Resolve model versions first, so a problem is a located spec error, not a program failure.
+    resolve_serving(env, Names.for_environment(env, region), config[f"{project}:registry"])
     main = project_dir / "__main__.py"
     recorded, outputs = record(
         lambda: runpy.run_path(str(main), run_name="__main__"),

@@ -25,6 +25,16 @@ NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
     ("aws:sns/topic:Topic", "name"): (256, r"[A-Za-z0-9_-]+"),
     ("aws:sagemaker/pipeline:Pipeline", "pipelineName"): (256, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}"),
     ("aws:scheduler/schedule:Schedule", "name"): (64, r"[0-9a-zA-Z\-_.]+"),
+    ("aws:sagemaker/endpoint:Endpoint", "name"): (63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"),
+    ("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "name"): (63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"),
+    ("aws:sagemaker/model:Model", "name"): (63, r"[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?"),
+    ("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition", "name"): (
+        63,
+        r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+    ),
+    ("aws:sagemaker/monitoringSchedule:MonitoringSchedule", "name"): (63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "name"): (255, r"[^\x00-\x1f]+"),
+    ("aws:appautoscaling/policy:Policy", "name"): (256, r"[^\x00-\x1f:/]+"),
     ("aws:cloudwatch/eventRule:EventRule", "name"): (64, r"[.\-_A-Za-z0-9]+"),
 }
 
@@ -59,6 +69,7 @@ REFERENCE_ONLY: set[tuple[str, str]] = {
     ("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy", "modelPackageGroupName"),
     ("pulumi-python:dynamic:Resource", "featureGroupName"),
     ("aws:s3/bucketObjectv2:BucketObjectv2", "bucket"),
+    ("aws:sagemaker/endpoint:Endpoint", "endpointConfigName"),
 }
 
 
@@ -72,8 +83,8 @@ def is_taggable(type_: str) -> bool:
     """Whether the provider resource of this type token accepts `tags` (read from the SDK)."""
     package, module_path, class_name = type_.split(":")
     module = module_path.split("/")[0]
-    sdk = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}.get(package)
-    if sdk is None:
+    sdk = {"aws": "pulumi_aws"}.get(package)
+    if sdk is None:  # Kubernetes objects carry labels, checked with the manifests
         return False
     cls = getattr(importlib.import_module(f"{sdk}.{module}" if module != "index" else sdk), class_name)
     return "tags" in inspect.signature(cls._internal_init).parameters

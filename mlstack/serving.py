@@ -1,0 +1,360 @@
+"""Wiring of serving: which model version each endpoint deploys, and the endpoints themselves.
+
+The version is resolved when the program runs: against the live registry (boto3) under
+`pulumi up`/`preview`, and offline under `mlstack plan`/`check` from a registry snapshot
+(`--registry-snapshot`) or an explicit stand-in — offline never calls AWS. The choice
+(version, ARN, source) is exported as the stack output `model_versions`, so every plan
+shows it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pulumi
+
+from components.endpoint import (
+    AlarmArgs,
+    AutoscalingArgs,
+    DataCaptureArgs,
+    Endpoint,
+    EndpointArgs,
+    RolloutArgs,
+    VariantArgs,
+)
+from components.foundation import Foundation
+from components.k8s_serving import KubernetesServing, KubernetesServingArgs
+from components.monitoring import DataQualityMonitor, DataQualityMonitorArgs
+from mlstack.model_versions import (
+    LiveRegistry,
+    ResolvedVersion,
+    SnapshotRegistry,
+    VersionResolutionError,
+    resolve,
+    stand_in,
+)
+from mlstack.naming import Names, fit
+from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
+from pipelines import layout
+
+LIVE = "live"
+STAND_IN = "stand-in"
+
+# The rollback alarms of an endpoint, by role (monitoring adds its own alarms).
+ROLLBACK_ALARMS = ("latency-p99", "error-5xx-rate", "model-errors")
+
+
+@dataclass(frozen=True)
+class ServingChoice:
+    """What one model serves: the resolved version per variant (and shadow)."""
+
+    primary: ResolvedVersion
+    variants: dict[str, ResolvedVersion]
+    shadow: ResolvedVersion | None
+    warning: str | None = None
+
+
+def _registry(setting: str | None, env: EnvironmentSpec, names: Names):  # type: ignore[no-untyped-def]
+    """The registry to resolve against: live (boto3), a snapshot file, or the offline stand-in."""
+    if not setting or setting == LIVE:
+        import boto3
+
+        return LiveRegistry(boto3.client("sagemaker", region_name=names.region), account_id=env.account_id)
+    if setting == STAND_IN:
+        return None
+    return SnapshotRegistry.load(Path(setting))
+
+
+def _resolve_one(  # type: ignore[no-untyped-def]
+    registry, env: EnvironmentSpec, names: Names, model: ModelSpec, pinned: int | None, *, shadow: bool = False
+):
+    group = names.model_package_group(model.name)
+    serving = model.serving
+    assert serving is not None
+    if registry is None:
+        return stand_in(
+            group, names.region, env.account_id, version=pinned or 1, bucket=names.artifact_bucket(), model=model.name
+        )
+    return resolve(
+        registry,
+        group,
+        pinned=pinned,
+        # A shadow's answers never reach users: a pending candidate may be shadow-tested anywhere.
+        require_approved=env.tier in ("staging", "prod") and not shadow,
+        when_unapproved=serving.when_unapproved,
+        model=model.name,
+        environment=env.name,
+        on_skip=pulumi.log.warn,
+    )
+
+
+def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> dict[str, ServingChoice | None]:
+    """The version each served model deploys; None where the spec says to skip. Raises SpecError."""
+    registry = _registry(setting, env, names)
+    choices: dict[str, ServingChoice | None] = {}
+    problems: list[Problem] = []
+    for index, model in enumerate(env.spec.models):
+        serving = model.serving
+        if not serving or not serving.enabled:
+            continue
+        try:
+            primary = _resolve_one(registry, env, names, model, serving.model_version)
+            if primary is None:
+                choices[model.name] = None
+                continue
+            variants = {
+                v.name: (_resolve_one(registry, env, names, model, v.model_version) if v.model_version else primary)
+                for v in serving.variants
+            }
+            shadow = (
+                _resolve_one(registry, env, names, model, serving.shadow.model_version, shadow=True)
+                if serving.shadow
+                else None
+            )
+            choices[model.name] = ServingChoice(primary, variants, shadow, primary.warning)
+        except VersionResolutionError as exc:
+            problems.append(env.problem(("models", index, "serving"), str(exc)))
+    if problems:
+        raise SpecError(problems)
+    return choices
+
+
+def _variant(
+    name: str,
+    version: ResolvedVersion,
+    model: ModelSpec,
+    *,
+    weight: float = 1.0,
+    instance_type: str | None = None,
+    instance_count: int | None = None,
+) -> VariantArgs:
+    serving = model.serving
+    assert serving is not None
+    serverless = serving.serverless
+    return VariantArgs(
+        name=name,
+        model_package_arn=version.arn,
+        weight=weight,
+        instance_type=None if serverless else (instance_type or serving.instance_type),
+        instance_count=instance_count or serving.instance_count,
+        serverless_memory_mb=serverless.memory_size_mb if serverless else None,
+        serverless_max_concurrency=serverless.max_concurrency if serverless else 5,
+    )
+
+
+def build_endpoint(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    *,
+    model: ModelSpec,
+    choice: ServingChoice,
+) -> Endpoint:
+    serving = model.serving
+    assert serving is not None
+    if serving.variants:
+        variants = [
+            _variant(
+                v.name,
+                choice.variants[v.name],
+                model,
+                weight=v.weight,
+                instance_type=v.instance_type,
+                instance_count=v.instance_count,
+            )
+            for v in serving.variants
+        ]
+    else:
+        variants = [_variant("primary", choice.primary, model)]
+    shadow = None
+    if serving.shadow and choice.shadow:
+        shadow = _variant(
+            "shadow", choice.shadow, model, 1.0, serving.shadow.instance_type, serving.shadow.instance_count
+        )
+    alarms = model.monitoring.alarms
+    capture = serving.data_capture
+    network = env.spec.network
+    rollout = serving.rollout
+    return Endpoint(
+        f"{model.name}-serving",
+        EndpointArgs(
+            endpoint_name=names.endpoint(model.name),
+            name_prefix=fit(names.sagemaker(model.name), 40),
+            execution_role_arn=foundation.role.arn,
+            kms_key_arn=foundation.key.arn,
+            variants=variants,
+            shadow=shadow,
+            network_isolation=serving.serverless is None,
+            vpc_subnet_ids=network.subnet_ids if network else (),
+            vpc_security_group_ids=network.security_group_ids if network else (),
+            data_capture=DataCaptureArgs(
+                destination_s3_uri=layout.data_capture_prefix(names.artifact_bucket(), model.name),
+                sampling_percentage=capture.sampling_percentage,
+                capture=capture.capture,
+            )
+            if capture.enabled and serving.serverless is None
+            else None,
+            rollout=RolloutArgs(
+                strategy=rollout.strategy,
+                canary_percent=rollout.canary_percent,
+                linear_step_percent=rollout.linear_step_percent,
+                wait_seconds=rollout.wait_seconds,
+                termination_wait_seconds=rollout.termination_wait_seconds,
+                maximum_execution_timeout_seconds=rollout.maximum_execution_timeout_seconds,
+            ),
+            rollback_on_alarms=rollout.rollback_on_alarms,
+            alarms=AlarmArgs(
+                latency_p99_ms=alarms.latency_p99_ms,
+                error_5xx_percent=alarms.error_5xx_percent,
+                model_errors=alarms.model_errors,
+                evaluation_periods=alarms.evaluation_periods,
+                period_seconds=alarms.period_seconds,
+                names={key: names.alarm(model.name, key) for key in ROLLBACK_ALARMS},
+            ),
+            autoscaling=AutoscalingArgs(
+                min_capacity=serving.autoscaling.min_capacity,
+                max_capacity=serving.autoscaling.max_capacity,
+                target_invocations_per_instance=serving.autoscaling.target_invocations_per_instance,
+                scale_in_cooldown_seconds=serving.autoscaling.scale_in_cooldown_seconds,
+                scale_out_cooldown_seconds=serving.autoscaling.scale_out_cooldown_seconds,
+            )
+            if serving.autoscaling.enabled
+            else None,
+            tags=tags,
+        ),
+    )
+
+
+def version_output(choices: dict[str, ServingChoice | None]) -> dict[str, object]:
+    """The `model_versions` stack output: what each model deploys, and from where."""
+    out: dict[str, object] = {}
+    for name, choice in sorted(choices.items()):
+        if choice is None:
+            out[name] = {"skipped": True}
+            continue
+        out[name] = {
+            "version": choice.primary.version,
+            "arn": choice.primary.arn,
+            "status": choice.primary.approval_status,
+            "source": choice.primary.source,
+            **({"warning": choice.warning} if choice.warning else {}),
+        }
+    return out
+
+
+def warn(choices: dict[str, ServingChoice | None]) -> None:
+    for name, choice in sorted(choices.items()):
+        if choice is None:
+            pulumi.log.warn(f"{name}: no approved version to deploy; the endpoint is skipped (when_unapproved: skip)")
+        elif choice.warning:
+            pulumi.log.warn(f"{name}: {choice.warning}")
+
+
+def build_kubernetes(
+    names: Names,
+    tags: dict[str, str],
+    *,
+    model: ModelSpec,
+    choice: ServingChoice,
+    provider: pulumi.ProviderResource,
+) -> KubernetesServing:
+    serving = model.serving
+    assert serving is not None and serving.kubernetes is not None
+    k8s = serving.kubernetes
+    artifact = (
+        choice.primary.model_data_url or f"{layout.artifacts_prefix(names.artifact_bucket(), model.name)}/model.tar.gz"
+    )
+    max_replicas = max(k8s.max_replicas, k8s.replicas)
+    return KubernetesServing(
+        f"{model.name}-k8s",
+        KubernetesServingArgs(
+            namespace=k8s.namespace,
+            app_name=model.name,
+            model_name=model.name,
+            model_version=str(choice.primary.version),
+            image=k8s.image,
+            model_data_uri=artifact,
+            runtime=k8s.runtime,
+            container_port=k8s.port,
+            role_arn=k8s.iam_role_arn,
+            region=names.region,
+            replicas=k8s.replicas,
+            min_replicas=k8s.replicas,
+            max_replicas=max_replicas,
+            cpu_request=k8s.cpu,
+            memory_request=k8s.memory,
+            memory_limit=k8s.memory,
+            labels=tags,
+        ),
+        pulumi.ResourceOptions(provider=provider),
+    )
+
+
+@cache
+def monitor_image(region: str) -> str:
+    """The regional Model Monitor analyzer image, read from the SageMaker SDK's image table
+    (a JSON file: no SDK import, no AWS call)."""
+    spec = importlib.util.find_spec("sagemaker")
+    assert spec is not None and spec.submodule_search_locations
+    table = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config" / "model-monitor.json"
+    version = json.loads(table.read_text())["versions"][""]
+    account = version["registries"][region]
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}/{version['repository']}:latest"
+
+
+def build_monitor(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    *,
+    model: ModelSpec,
+    choice: ServingChoice,
+    endpoint: Endpoint,
+) -> DataQualityMonitor | None:
+    """Data-quality monitoring of a SageMaker endpoint against its deployed version's baseline."""
+    monitoring = model.monitoring
+    if not (monitoring.enabled and monitoring.data_quality.enabled):
+        return None
+    version = choice.primary
+    if not (version.baseline_constraints_uri and version.baseline_statistics_uri):
+        raise SpecError(
+            [
+                env.problem(
+                    ("models", env.spec.models.index(model), "monitoring", "data_quality"),
+                    f"version {version.version} of {version.group} has no data-quality baseline "
+                    "(DriftCheckBaselines.ModelDataQuality); register it with the mlstack pipeline, or disable "
+                    "data_quality monitoring",
+                )
+            ]
+        )
+    data_quality = monitoring.data_quality
+    network = env.spec.network
+    bucket = names.artifact_bucket()
+    return DataQualityMonitor(
+        f"{model.name}-data-quality",
+        DataQualityMonitorArgs(
+            job_definition_name=names.sagemaker(f"{model.name}-data-quality"),
+            schedule_name=names.sagemaker(f"{model.name}-data-quality"),
+            endpoint_name=endpoint.endpoint.name,
+            role_arn=foundation.role.arn,
+            analyzer_image_uri=monitor_image(names.region),
+            baseline_constraints_uri=version.baseline_constraints_uri,
+            baseline_statistics_uri=version.baseline_statistics_uri,
+            reports_s3_uri=f"{layout.monitoring_reports_prefix(bucket, model.name)}/data-quality",
+            kms_key_arn=foundation.key.arn,
+            cadence=data_quality.cadence,
+            instance_type=data_quality.instance_type,
+            max_runtime_seconds=data_quality.max_runtime_seconds,
+            vpc_subnet_ids=network.subnet_ids if network else (),
+            vpc_security_group_ids=network.security_group_ids if network else (),
+            tags=tags,
+        ),
+        pulumi.ResourceOptions(depends_on=[endpoint.endpoint]),
+    )
