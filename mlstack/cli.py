@@ -28,6 +28,15 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
+def _add_models_commands() -> None:
+    from mlstack.models_cli import models_app
+
+    app.add_typer(models_app, name="models")
+
+
+_add_models_commands()
+
 SnapshotOption = Annotated[
     Path | None,
     typer.Option(
@@ -173,6 +182,15 @@ def schema(
         sys.stdout.write(text)
 
 
+def BotoCoreError_or_ClientError() -> tuple[type[BaseException], ...]:
+    """botocore's error types, without importing botocore before it is needed."""
+    if "botocore" not in sys.modules:
+        return ()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
 def main() -> None:
     """Console entry point: spec problems exit 2 with located messages, no traceback."""
     try:
@@ -193,10 +211,12 @@ def main() -> None:
         raise SystemExit(1) from None
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
+    except BotoCoreError_or_ClientError() as exc:
+        err.print(f"AWS error: {exc}", style="red", markup=False, highlight=False)
+        raise SystemExit(1) from None
+    except typer.TyperException as exc:  # usage errors, bad parameters
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", 2)
+        if show is None:
+            raise
+        show()
+        raise SystemExit(exit_code) from None
