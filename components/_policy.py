@@ -106,3 +106,16 @@ def vpc_access_statements(
             "Resource": f"{ec2}:network-interface/*",
         },
     ]
+
+
+def service_trust(services: str | Sequence[str], account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Trust policy letting AWS services assume a role, only on behalf of our account (confused deputy)."""
+    principal = services if isinstance(services, str) else sorted(services)
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": principal},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )

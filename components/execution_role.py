@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, sagemaker_job_statements, vpc_access_statements
+from ._policy import child, document, sagemaker_job_statements, service_trust, vpc_access_statements
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,15 +47,7 @@ class SageMakerExecutionRole(pulumi.ComponentResource):
             f"{name}-role",
             name=args.role_name,
             description="Assumed by SageMaker jobs and models of this project (mlstack)",
-            assume_role_policy=document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": args.service},
-                    "Action": "sts:AssumeRole",
-                    # Confused-deputy guard: only our account's SageMaker may assume it.
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                }
-            ),
+            assume_role_policy=service_trust(args.service, args.account_id),
             max_session_duration=3600,
             tags=dict(args.tags),
             opts=child(self),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document
+from ._policy import child, document, service_trust
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,14 +41,7 @@ class MlflowServer(pulumi.ComponentResource):
             f"{name}-role",
             name=args.role_name,
             description="Assumed by the MLflow tracking server to store artifacts (mlstack)",
-            assume_role_policy=document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                }
-            ),
+            assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
             tags=dict(args.tags),
             opts=child(self),
         )

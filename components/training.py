@@ -21,7 +21,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, sagemaker_job_statements, vpc_access_statements
+from ._policy import child, document, sagemaker_job_statements, service_trust, vpc_access_statements
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,14 +100,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             f"{name}-role",
             name=args.role_name,
             description=f"Runs the {args.pipeline_name} pipeline and its jobs (mlstack)",
-            assume_role_policy=document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                }
-            ),
+            assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
             tags=dict(args.tags),
             opts=child(self),
         )
@@ -198,14 +191,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             f"{name}-trigger-role",
             name=args.trigger_role_name,
             description=f"Lets the schedule and the drift rule start {args.pipeline_name} (mlstack)",
-            assume_role_policy=document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["events.amazonaws.com", "scheduler.amazonaws.com"]},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                }
-            ),
+            assume_role_policy=service_trust(["events.amazonaws.com", "scheduler.amazonaws.com"], args.account_id),
             tags=dict(args.tags),
             opts=child(self),
         )

@@ -62,8 +62,8 @@ def build_platform(env: EnvironmentSpec, region: str, registry: str | None = Non
             tags=tags,
             protect=env.protect_stateful,
             share_models_with=_accounts_to_share_with(env),
-            vpc_subnet_ids=env.spec.network.subnet_ids if env.spec.network else (),
-            vpc_security_group_ids=env.spec.network.security_group_ids if env.spec.network else (),
+            vpc_subnet_ids=env.spec.subnet_ids,
+            vpc_security_group_ids=env.spec.security_group_ids,
         ),
     )
     feature_store = _feature_store(env, names, tags, foundation, region)

@@ -178,7 +178,6 @@ def build_endpoint(
         )
     alarms = model.monitoring.alarms
     capture = serving.data_capture
-    network = env.spec.network
     rollout = serving.rollout
     return Endpoint(
         f"{model.name}-serving",
@@ -190,8 +189,8 @@ def build_endpoint(
             variants=variants,
             shadow=shadow,
             network_isolation=serving.serverless is None,
-            vpc_subnet_ids=network.subnet_ids if network else (),
-            vpc_security_group_ids=network.security_group_ids if network else (),
+            vpc_subnet_ids=env.spec.subnet_ids,
+            vpc_security_group_ids=env.spec.security_group_ids,
             data_capture=DataCaptureArgs(
                 destination_s3_uri=layout.data_capture_prefix(names.artifact_bucket(), model.name),
                 sampling_percentage=capture.sampling_percentage,
@@ -335,7 +334,6 @@ def build_monitor(
             ]
         )
     data_quality = monitoring.data_quality
-    network = env.spec.network
     bucket = names.artifact_bucket()
     return DataQualityMonitor(
         f"{model.name}-data-quality",
@@ -352,8 +350,8 @@ def build_monitor(
             cadence=data_quality.cadence,
             instance_type=data_quality.instance_type,
             max_runtime_seconds=data_quality.max_runtime_seconds,
-            vpc_subnet_ids=network.subnet_ids if network else (),
-            vpc_security_group_ids=network.security_group_ids if network else (),
+            vpc_subnet_ids=env.spec.subnet_ids,
+            vpc_security_group_ids=env.spec.security_group_ids,
             tags=tags,
         ),
         pulumi.ResourceOptions(depends_on=[endpoint.endpoint]),

@@ -162,8 +162,8 @@ def build_training(
             trigger_role_name=names.trigger_role(model.name),
             drift_rule_name=names.drift_rule(model.name) if drift else None,
             drift_alarm_name=names.drift_alarm(model.name) if drift else None,
-            vpc_subnet_ids=env.spec.network.subnet_ids if env.spec.network else (),
-            vpc_security_group_ids=env.spec.network.security_group_ids if env.spec.network else (),
+            vpc_subnet_ids=env.spec.subnet_ids,
+            vpc_security_group_ids=env.spec.security_group_ids,
             tags=tags,
         ),
         # The pipeline registers into the group: create the group first.

@@ -72,6 +72,15 @@ class ProjectSpec(SpecModel):
     def feature_group(self, name: str) -> FeatureGroup | None:
         return next((g for g in self.feature_groups if g.name == name), None)
 
+    @property
+    def subnet_ids(self) -> tuple[str, ...]:
+        """VPC subnets for jobs and models; empty without a `network` section."""
+        return tuple(self.network.subnet_ids) if self.network else ()
+
+    @property
+    def security_group_ids(self) -> tuple[str, ...]:
+        return tuple(self.network.security_group_ids) if self.network else ()
+
     @model_validator(mode="after")
     def _references(self) -> ProjectSpec:
         for kind, items in (("feature group", self.feature_groups), ("model", self.models)):
