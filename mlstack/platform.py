@@ -24,6 +24,7 @@ from mlstack.serving import (
     build_endpoint,
     build_kubernetes,
     build_monitor,
+    build_prometheus,
     resolve_serving,
     version_output,
     warn,
@@ -126,6 +127,7 @@ def _serving(
                 context = pulumi.Config("mlstack").get("kubeContext")
                 provider = kubernetes.Provider("kubernetes", context=context)
             k8s[model.name] = build_kubernetes(names, tags, model=model, choice=choice, provider=provider)
+            build_prometheus(model, tags, k8s[model.name], provider)
     return endpoints, k8s
 
 

@@ -27,6 +27,7 @@ from components.endpoint import (
     VariantArgs,
 )
 from components.foundation import Foundation
+from components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
 from components.k8s_serving import KubernetesServing, KubernetesServingArgs
 from components.monitoring import DataQualityMonitor, DataQualityMonitorArgs
 from mlstack.model_versions import (
@@ -355,4 +356,30 @@ def build_monitor(
             tags=tags,
         ),
         pulumi.ResourceOptions(depends_on=[endpoint.endpoint]),
+    )
+
+
+def build_prometheus(
+    model: ModelSpec, tags: dict[str, str], serving: KubernetesServing, provider: pulumi.ProviderResource
+) -> PrometheusMonitoring | None:
+    """ServiceMonitor and alert rules for a Kubernetes-served model, where the spec enables them."""
+    monitoring = model.monitoring
+    if not (monitoring.enabled and monitoring.prometheus.enabled) or model.serving is None:
+        return None
+    prometheus, alarms = monitoring.prometheus, monitoring.alarms
+    assert model.serving.kubernetes is not None
+    return PrometheusMonitoring(
+        f"{model.name}-prometheus",
+        PrometheusMonitoringArgs(
+            namespace=model.serving.kubernetes.namespace,
+            app_name=model.name,
+            path=prometheus.path,
+            scrape_interval_seconds=prometheus.scrape_interval_seconds,
+            requests_metric=prometheus.requests_metric,
+            latency_metric=prometheus.latency_metric,
+            latency_p99_ms=alarms.latency_p99_ms,
+            error_5xx_percent=alarms.error_5xx_percent,
+            labels={k: v for k, v in tags.items() if k in ("project", "environment", "managed-by")},
+        ),
+        pulumi.ResourceOptions(provider=provider, depends_on=[serving]),
     )

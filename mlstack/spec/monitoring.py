@@ -77,8 +77,8 @@ class Alarms(SpecModel):
     """Invocation5XXErrors as a share of invocations."""
     model_errors: int = Field(5, ge=1)
     """ModelError count per period."""
-    drift_violations: int = Field(1, ge=1)
-    """Data-quality constraint violations per monitoring run."""
+    drift_threshold: float = Field(0.1, gt=0, le=1)
+    """The drift alarm fires when any feature's baseline drift distance (reported by Model Monitor) exceeds this."""
     evaluation_periods: int = Field(3, ge=1, le=60)
     period_seconds: Literal[60, 300, 900, 3600] = 60
 
@@ -90,6 +90,18 @@ class Retraining(SpecModel):
     """At most one drift-triggered retraining per this many hours."""
 
 
+class Prometheus(SpecModel):
+    """Kubernetes-served models: scrape the serving container and alert in Prometheus."""
+
+    enabled: bool = False
+    path: str = Field("/metrics", pattern=r"^/[\w./-]*$")
+    scrape_interval_seconds: int = Field(30, ge=5, le=3600)
+    requests_metric: str = Field("http_requests_total", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Counter of requests with a `status` (or `code`) label."""
+    latency_metric: str = Field("http_request_duration_seconds", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Histogram of request latency in seconds (its _bucket series)."""
+
+
 class Monitoring(SpecModel):
     enabled: bool = True
     data_quality: DataQuality = DataQuality()
@@ -98,3 +110,4 @@ class Monitoring(SpecModel):
     explainability: Explainability = Explainability()
     alarms: Alarms = Alarms()
     retraining: Retraining = Retraining()
+    prometheus: Prometheus = Prometheus()
