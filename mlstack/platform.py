@@ -18,13 +18,12 @@ from components.k8s_serving import KubernetesServing
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
 from components.training import TrainingPipeline
+from mlstack.monitoring import build_monitor, build_prometheus
 from mlstack.naming import Names, required_tags
 from mlstack.serving import (
     ServingChoice,
     build_endpoint,
     build_kubernetes,
-    build_monitor,
-    build_prometheus,
     resolve_serving,
     version_output,
     warn,
