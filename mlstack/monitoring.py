@@ -13,14 +13,27 @@ from pathlib import Path
 
 import pulumi
 
+from components.alerting import ModelAlerting, ModelAlertingArgs
 from components.endpoint import Endpoint
 from components.foundation import Foundation
 from components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
 from components.k8s_serving import KubernetesServing
 from components.monitoring import DataQualityMonitor, DataQualityMonitorArgs
+from components.quality_monitoring import (
+    AnalysisConfigLocation,
+    BiasMonitor,
+    BiasMonitorArgs,
+    EndpointInputArgs,
+    ExplainabilityMonitor,
+    ExplainabilityMonitorArgs,
+    FacetArgs,
+    ModelQualityMonitor,
+    ModelQualityMonitorArgs,
+)
 from mlstack.naming import Names
 from mlstack.serving import ServingChoice
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
+from mlstack.training import has_drift_alarm
 from pipelines import layout
 
 
@@ -28,9 +41,7 @@ from pipelines import layout
 def monitor_image(region: str) -> str:
     """The regional Model Monitor analyzer image, read from the SageMaker SDK's image table
     (a JSON file: no SDK import, no AWS call)."""
-    spec = importlib.util.find_spec("sagemaker")
-    assert spec is not None and spec.submodule_search_locations
-    table = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config" / "model-monitor.json"
+    table = _image_tables() / "model-monitor.json"
     version = json.loads(table.read_text())["versions"][""]
     account = version["registries"][region]
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -112,3 +123,173 @@ def build_prometheus(
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[serving]),
     )
+
+
+@cache
+def clarify_image(region: str) -> str:
+    """The regional SageMaker Clarify image, from the SDK's image table (no import, no AWS call)."""
+    table = json.loads((_image_tables() / "clarify.json").read_text())["processing"]["versions"]
+    latest = max(table, key=lambda v: tuple(int(p) for p in v.split(".")))
+    entry = table[latest]
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{entry['registries'][region]}.dkr.ecr.{region}.{suffix}/{entry['repository']}:{latest}"
+
+
+def _image_tables() -> Path:
+    spec = importlib.util.find_spec("sagemaker")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config"
+
+
+def monitored_features(env: EnvironmentSpec, model: ModelSpec) -> list[str]:
+    """The model's input columns, in the order the baseline has them (the feature group's, minus keys and label)."""
+    group = env.spec.feature_group(model.data.feature_groups[0]) if model.data.feature_groups else None
+    if group is None:
+        return []
+    skip = {group.record_identifier, group.event_time, model.data.target}
+    return [f.name for f in group.features if f.name not in skip]
+
+
+def build_alerting(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    *,
+    model: ModelSpec,
+    endpoint: Endpoint,
+) -> ModelAlerting | None:
+    """Alerts topic, the drift alarm retraining listens for, the traffic-anomaly alarm and the dashboard."""
+    if not has_drift_alarm(model):
+        return None
+    serving = model.serving
+    assert serving is not None
+    alarms = model.monitoring.alarms
+    features = monitored_features(env, model)
+    if not features:
+        index = env.spec.models.index(model)
+        raise SpecError(
+            [env.problem(("models", index, "data"), "no feature besides the keys and the label to watch for drift")]
+        )
+    return ModelAlerting(
+        f"{model.name}-alerting",
+        ModelAlertingArgs(
+            endpoint_name=names.endpoint(model.name),
+            variant_name=serving.variants[0].name if serving.variants else "primary",
+            monitoring_schedule_name=names.sagemaker(f"{model.name}-data-quality"),
+            pipeline_name=names.pipeline(model.name),
+            region=names.region,
+            account_id=env.account_id,
+            kms_key_arn=foundation.key.arn,
+            topic_name=names.topic(f"{model.name}-alerts"),
+            drift_alarm_name=names.drift_alarm(model.name),
+            features=features,
+            dashboard_name=names.sagemaker(model.name),
+            subscribers=[(s.protocol, s.endpoint) for s in env.spec.alerts.subscribers],
+            drift_threshold=alarms.drift_threshold,
+            cadence=model.monitoring.data_quality.cadence,
+            invocations_alarm_name=names.alarm(model.name, "invocations-dropped"),
+            extra_alarm_arns=[alarm.arn for alarm in endpoint.alarms.values()],
+            tags=tags,
+        ),
+        pulumi.ResourceOptions(depends_on=[endpoint.endpoint]),
+    )
+
+
+def build_quality_monitors(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    *,
+    model: ModelSpec,
+    choice: ServingChoice,
+    endpoint: Endpoint,
+) -> list[pulumi.ComponentResource]:
+    """Model quality, bias and explainability monitors, where the spec enables them."""
+    monitoring = model.monitoring
+    if not monitoring.enabled:
+        return []
+    bucket = names.artifact_bucket()
+    reports = layout.monitoring_reports_prefix(bucket, model.name)
+    common = {
+        "role_arn": foundation.role.arn,
+        "kms_key_arn": foundation.key.arn,
+        "vpc_subnet_ids": env.spec.subnet_ids,
+        "vpc_security_group_ids": env.spec.security_group_ids,
+        "tags": tags,
+    }
+    opts = pulumi.ResourceOptions(depends_on=[endpoint.endpoint])
+    headers = monitored_features(env, model)
+    created: list[pulumi.ComponentResource] = []
+    quality = monitoring.model_quality
+    if quality.enabled and quality.ground_truth_s3_uri:
+        created.append(
+            ModelQualityMonitor(
+                f"{model.name}-model-quality",
+                ModelQualityMonitorArgs(
+                    job_definition_name=names.sagemaker(f"{model.name}-model-quality"),
+                    schedule_name=names.sagemaker(f"{model.name}-model-quality"),
+                    endpoint=EndpointInputArgs(
+                        endpoint_name=endpoint.endpoint.name,
+                        inference_attribute=quality.inference_attribute,
+                        probability_attribute=quality.probability_attribute,
+                        probability_threshold_attribute=quality.probability_threshold,
+                    ),
+                    image_uri=monitor_image(names.region),
+                    reports_s3_uri=f"{reports}/model-quality",
+                    cadence=quality.cadence,
+                    problem_type=model.problem_type,
+                    ground_truth_s3_uri=quality.ground_truth_s3_uri,
+                    **common,
+                ),
+                opts,
+            )
+        )
+    bias = monitoring.bias
+    if bias.enabled and bias.facet and bias.ground_truth_s3_uri:
+        created.append(
+            BiasMonitor(
+                f"{model.name}-bias",
+                BiasMonitorArgs(
+                    job_definition_name=names.sagemaker(f"{model.name}-bias"),
+                    schedule_name=names.sagemaker(f"{model.name}-bias"),
+                    endpoint=EndpointInputArgs(endpoint_name=endpoint.endpoint.name),
+                    image_uri=clarify_image(names.region),
+                    reports_s3_uri=f"{reports}/bias",
+                    cadence=bias.cadence,
+                    ground_truth_s3_uri=bias.ground_truth_s3_uri,
+                    analysis_config=AnalysisConfigLocation(
+                        bucket=foundation.bucket.name, key=f"monitoring/{model.name}/clarify/bias.json"
+                    ),
+                    headers=headers,
+                    label=model.data.target,
+                    label_values_or_threshold=[1],
+                    facets=[FacetArgs(name_or_index=bias.facet, value_or_threshold=tuple(bias.facet_values))],
+                    **common,
+                ),
+                opts,
+            )
+        )
+    if monitoring.explainability.enabled and headers:
+        created.append(
+            ExplainabilityMonitor(
+                f"{model.name}-explainability",
+                ExplainabilityMonitorArgs(
+                    job_definition_name=names.sagemaker(f"{model.name}-explainability"),
+                    schedule_name=names.sagemaker(f"{model.name}-explainability"),
+                    endpoint=EndpointInputArgs(endpoint_name=endpoint.endpoint.name),
+                    image_uri=clarify_image(names.region),
+                    reports_s3_uri=f"{reports}/explainability",
+                    cadence=monitoring.explainability.cadence,
+                    analysis_config=AnalysisConfigLocation(
+                        bucket=foundation.bucket.name, key=f"monitoring/{model.name}/clarify/explainability.json"
+                    ),
+                    headers=headers,
+                    shap_baseline=choice.primary.baseline_statistics_uri or f"{reports}/shap-baseline.csv",
+                    **common,
+                ),
+                opts,
+            )
+        )
+    return created

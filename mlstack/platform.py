@@ -18,7 +18,7 @@ from components.k8s_serving import KubernetesServing
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
 from components.training import TrainingPipeline
-from mlstack.monitoring import build_monitor, build_prometheus
+from mlstack.monitoring import build_alerting, build_monitor, build_prometheus, build_quality_monitors
 from mlstack.naming import Names, required_tags
 from mlstack.serving import (
     ServingChoice,
@@ -120,6 +120,8 @@ def _serving(
             endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice)
             endpoints[model.name] = endpoint
             build_monitor(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
+            build_quality_monitors(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
+            build_alerting(env, names, tags, foundation, model=model, endpoint=endpoint)
         else:
             if provider is None:
                 # The cluster comes from the stack config (mlstack:kubeContext) or the ambient kubeconfig.

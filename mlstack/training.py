@@ -32,6 +32,7 @@ def has_drift_alarm(model: ModelSpec) -> bool:
     serving, monitoring = model.serving, model.monitoring
     return bool(
         serving
+        and model.data.feature_groups  # the drift alarm watches the feature group's columns
         and serving.enabled
         and serving.target == "sagemaker"
         and serving.serverless is None

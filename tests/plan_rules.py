@@ -33,6 +33,8 @@ NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
         r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
     ),
     ("aws:sagemaker/monitoringSchedule:MonitoringSchedule", "name"): (63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"),
+    ("aws:cloudwatch/compositeAlarm:CompositeAlarm", "alarmName"): (255, r"[^\x00-\x1f]+"),
+    ("aws:cloudwatch/dashboard:Dashboard", "dashboardName"): (255, r"[A-Za-z0-9_-]+"),
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "name"): (255, r"[^\x00-\x1f]+"),
     ("aws:appautoscaling/policy:Policy", "name"): (256, r"[^\x00-\x1f:/]+"),
     ("aws:cloudwatch/eventRule:EventRule", "name"): (64, r"[.\-_A-Za-z0-9]+"),

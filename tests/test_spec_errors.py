@@ -95,7 +95,7 @@ def test_ranges(tmp_path: Path) -> None:
 def test_name_patterns(tmp_path: Path) -> None:
     path, text = variant(tmp_path, ("{ name: label, type: Integral }", "{ name: 'bad label', type: Integral }"))
     assert problems(path) == [
-        f"mlstack.yaml:{line_of(text, 'bad label')}:17: feature_groups[0].features[2].name: 'bad label' is not a "
+        f"mlstack.yaml:{line_of(text, 'bad label')}:17: feature_groups[0].features[3].name: 'bad label' is not a "
         "valid feature name (must match [a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63})"
     ]
 

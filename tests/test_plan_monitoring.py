@@ -1,0 +1,80 @@
+"""Monitoring in the offline plan of the example: schedules, alarms, dashboard, drift -> retraining."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from mlstack.synth import synthesize
+from tests.conftest import EXAMPLE
+
+
+def test_data_quality_schedule_watches_the_endpoint_against_the_deployed_baseline(plans) -> None:
+    plan = plans("prod")
+    job = plan.get("fraud-detector-data-quality-job").inputs
+    assert job["dataQualityJobInput"]["endpointInput"]["endpointName"] == "card-fraud-prod-fraud-detector"
+    baseline = job["dataQualityBaselineConfig"]
+    assert baseline["constraintsResource"]["s3Uri"] == (
+        "s3://card-fraud-prod-artifacts-333333333333/baselines/fraud-detector/data-quality/stand-in/constraints.json"
+    )
+    assert job["jobResources"]["clusterConfig"]["volumeKmsKeyId"].startswith("arn:aws:kms:eu-west-1:333333333333:key/")
+    assert job["dataQualityJobOutputConfig"]["kmsKeyId"].startswith("arn:aws:kms:")
+    assert job["networkConfig"]["enableNetworkIsolation"] is True
+    assert job["networkConfig"]["enableInterContainerTrafficEncryption"] is True
+    assert job["networkConfig"]["vpcConfig"]["subnets"] == ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"]
+    assert job["dataQualityAppSpecification"]["imageUri"].endswith("/sagemaker-model-monitor-analyzer:latest")
+    schedule = plan.get("fraud-detector-data-quality-schedule").inputs["monitoringScheduleConfig"]
+    assert schedule["scheduleConfig"] == {"scheduleExpression": "cron(0 * ? * * *)"}  # hourly, as the spec says
+    assert schedule["monitoringType"] == "DataQuality"
+
+
+def test_model_quality_monitor_uses_ground_truth(plans) -> None:
+    job = plans("prod").get("fraud-detector-model-quality-job")
+    assert job.type == "aws-native:sagemaker:ModelQualityJobDefinition"
+    text = json.dumps(job.inputs)
+    assert "s3://card-fraud-labels/chargebacks/" in text
+    assert "BinaryClassification" in text
+
+
+def test_alarm_thresholds_come_from_the_spec(plans) -> None:
+    plan = plans("prod")
+    drift = plan.get("fraud-detector-alerting-drift-part-0").inputs
+    assert drift["threshold"] == 0.1
+    assert drift["treatMissingData"] == "ignore"
+    latency = plan.get("fraud-detector-serving-alarm-latency-p99").inputs
+    assert latency["threshold"] == 200_000  # 200 ms in microseconds
+    rate = plan.get("fraud-detector-serving-alarm-error-5xx-rate").inputs
+    assert rate["threshold"] == 0.5
+
+
+def test_drift_alarm_starts_the_retraining_pipeline(plans) -> None:
+    plan = plans("prod")
+    composite = plan.get("fraud-detector-alerting-drift").inputs
+    rule = json.loads(plan.get("fraud-detector-training-drift-rule").inputs["eventPattern"])
+    assert rule["detail"]["alarmName"] == [composite["alarmName"]] == ["card-fraud-prod-fraud-detector-data-drift"]
+    target = plan.get("fraud-detector-training-drift-target").inputs
+    assert target["arn"].endswith(":pipeline/card-fraud-prod-fraud-detector-training")
+
+
+def test_dashboard_body_is_valid_json_about_this_model(plans) -> None:
+    body = json.loads(plans("prod").get("fraud-detector-alerting-dashboard").inputs["dashboardBody"])
+    assert len(body["widgets"]) >= 6
+    text = json.dumps(body)
+    assert "card-fraud-prod-fraud-detector" in text and "card-fraud-prod-fraud-detector-training" in text
+
+
+def test_monitoring_absent_where_the_spec_disables_it(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        "    monitoring:\n      data_quality:\n        cadence: hourly\n",
+        "    monitoring:\n      enabled: false\n      data_quality:\n        cadence: hourly\n",
+        1,
+    )
+    spec = tmp_path / "mlstack.yaml"
+    spec.write_text(text)
+    shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), tmp_path / "mlstack.lock.json")
+    plan = synthesize("dev", spec=spec)
+    names = {r.name for r in plan.resources}
+    assert not {n for n in names if n.startswith(("fraud-detector-data-quality", "fraud-detector-alerting"))}
+    assert "fraud-detector-training-drift-rule" not in names
+    assert "fraud-detector-serving-endpoint" in names  # serving stays; only watching is off
