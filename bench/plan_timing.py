@@ -44,6 +44,9 @@ def main() -> None:
     for env in ("dev", "prod"):
         print(f"mlstack plan {env:<5} (rich tree)                    : {median_of([*cli, 'plan', env]):6.2f} s")
     print(f"mlstack plan prod --json                          : {median_of([*cli, 'plan', 'prod', '--json']):6.2f} s")
+    print(f"mlstack check prod (39 rules)                     : {median_of([*cli, 'check', 'prod']):6.2f} s")
+    no_cache = {**os.environ, "MLSTACK_NO_CACHE": "1"}
+    print(f"mlstack plan dev, pipeline definitions rebuilt    : {wall([*cli, 'plan', 'dev'], no_cache):6.2f} s")
     print()
     print(
         in_process(

@@ -31,7 +31,7 @@ from components.quality_monitoring import (
     ModelQualityMonitorArgs,
 )
 from mlstack.naming import Names
-from mlstack.serving import ServingChoice
+from mlstack.serving import ROLLBACK_ALARMS, ServingChoice
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
 from mlstack.training import has_drift_alarm
 from pipelines import layout
@@ -157,7 +157,6 @@ def build_alerting(
     foundation: Foundation,
     *,
     model: ModelSpec,
-    endpoint: Endpoint,
 ) -> ModelAlerting | None:
     """Alerts topic, the drift alarm retraining listens for, the traffic-anomaly alarm and the dashboard."""
     if not has_drift_alarm(model):
@@ -189,10 +188,13 @@ def build_alerting(
             drift_threshold=alarms.drift_threshold,
             cadence=model.monitoring.data_quality.cadence,
             invocations_alarm_name=names.alarm(model.name, "invocations-dropped"),
-            extra_alarm_arns=[alarm.arn for alarm in endpoint.alarms.values()],
+            # The endpoint's rollback alarms, by their deterministic ARNs (the endpoint is built after this).
+            extra_alarm_arns=[
+                f"arn:aws:cloudwatch:{names.region}:{env.account_id}:alarm:{names.alarm(model.name, key)}"
+                for key in ROLLBACK_ALARMS
+            ],
             tags=tags,
         ),
-        pulumi.ResourceOptions(depends_on=[endpoint.endpoint]),
     )
 
 

@@ -117,11 +117,13 @@ def _serving(
         if choice is None or model.serving is None:
             continue
         if model.serving.target == "sagemaker":
-            endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice)
+            # Alerts first: the endpoint's rollback alarms notify its topic.
+            alerting = build_alerting(env, names, tags, foundation, model=model)
+            actions = [alerting.topic_arn] if alerting else []
+            endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice, alarm_actions=actions)
             endpoints[model.name] = endpoint
             build_monitor(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
             build_quality_monitors(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
-            build_alerting(env, names, tags, foundation, model=model, endpoint=endpoint)
         else:
             if provider is None:
                 # The cluster comes from the stack config (mlstack:kubeContext) or the ambient kubeconfig.

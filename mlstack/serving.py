@@ -9,6 +9,7 @@ shows it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def build_endpoint(
     *,
     model: ModelSpec,
     choice: ServingChoice,
+    alarm_actions: Sequence[pulumi.Input[str]] = (),
 ) -> Endpoint:
     serving = model.serving
     assert serving is not None
@@ -210,6 +212,7 @@ def build_endpoint(
                 evaluation_periods=alarms.evaluation_periods,
                 period_seconds=alarms.period_seconds,
                 names={key: names.alarm(model.name, key) for key in ROLLBACK_ALARMS},
+                actions=list(alarm_actions),
             ),
             autoscaling=AutoscalingArgs(
                 min_capacity=serving.autoscaling.min_capacity,

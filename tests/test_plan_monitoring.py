@@ -78,3 +78,15 @@ def test_monitoring_absent_where_the_spec_disables_it(tmp_path: Path) -> None:
     assert not {n for n in names if n.startswith(("fraud-detector-data-quality", "fraud-detector-alerting"))}
     assert "fraud-detector-training-drift-rule" not in names
     assert "fraud-detector-serving-endpoint" in names  # serving stays; only watching is off
+
+
+def test_every_alarm_notifies_the_encrypted_alerts_topic(plans) -> None:
+    plan = plans("prod")
+    topic = plan.get("fraud-detector-alerting-alerts-topic").inputs
+    assert topic["kmsMasterKeyId"].startswith("arn:aws:kms:eu-west-1:333333333333:key/")
+    topic_arn = "arn:aws:sns:eu-west-1:333333333333:card-fraud-prod-fraud-detector-alerts"
+    for name in ("latency-p99", "error-5xx-rate", "model-errors"):
+        assert plan.get(f"fraud-detector-serving-alarm-{name}").inputs["alarmActions"] == [topic_arn]
+    assert plan.get("fraud-detector-alerting-drift").inputs["alarmActions"] == [topic_arn]
+    body = plan.get("fraud-detector-alerting-dashboard").inputs["dashboardBody"]
+    assert "arn:aws:cloudwatch:eu-west-1:333333333333:alarm:card-fraud-prod-fraud-detector-latency-p99" in body

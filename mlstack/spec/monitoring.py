@@ -85,9 +85,8 @@ class Alarms(SpecModel):
 
 class Retraining(SpecModel):
     on_drift: bool = True
-    """Start the training pipeline when the drift alarm fires."""
-    cooldown_hours: int = Field(24, ge=1, le=720)
-    """At most one drift-triggered retraining per this many hours."""
+    """Start the training pipeline when the drift alarm fires. The alarm keeps its state between
+    monitoring runs, so one drift episode (one OK -> ALARM transition) starts one retraining."""
 
 
 class Prometheus(SpecModel):
