@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -119,3 +121,13 @@ def service_trust(services: str | Sequence[str], account_id: pulumi.Input[str]) 
             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         }
     )
+
+
+def content_name(prefix: str, content: Any) -> str:
+    """`prefix-<10 hex>` of the JSON content: same content, same name; any change, a new name.
+
+    For resources whose every property forces replacement (endpoint configurations, models,
+    monitoring job definitions): the new one is created before the old one is deleted.
+    """
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}"

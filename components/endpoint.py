@@ -16,8 +16,6 @@ Design choices, each against a known provider pain:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child
+from ._policy import child, content_name
 
 # Time to provision a green fleet before any traffic moves, and a margin on top.
 PROVISIONING_SECONDS = 20 * 60
@@ -122,12 +120,6 @@ class EndpointArgs:
     alarms: AlarmArgs = field(default_factory=AlarmArgs)
     autoscaling: AutoscalingArgs | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
-
-
-def content_name(prefix: str, content: Any) -> str:
-    """`prefix-<10 hex>` of the JSON content: same content, same name."""
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return f"{prefix}-{digest}"
 
 
 class Endpoint(pulumi.ComponentResource):

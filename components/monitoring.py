@@ -8,13 +8,14 @@ and publishes its metrics to CloudWatch for alarms.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child
+from ._policy import child, content_name
 
 # The cron expressions SageMaker Model Monitor accepts.
 CADENCES = {
@@ -27,7 +28,10 @@ CADENCES = {
 
 @dataclass(frozen=True, kw_only=True)
 class DataQualityMonitorArgs:
-    job_definition_name: str
+    job_definition_prefix: str
+    """Prefix (<= 52 characters) of the job definition's name, which ends in a hash of its content:
+    every change to a job definition replaces it, and a new name lets the replacement be created
+    before the old one (still used by the schedule until it is repointed) is deleted."""
     schedule_name: str
     endpoint_name: pulumi.Input[str]
     role_arn: pulumi.Input[str]
@@ -64,9 +68,17 @@ class DataQualityMonitor(pulumi.ComponentResource):
                 "subnets": sorted(args.vpc_subnet_ids),
                 "security_group_ids": sorted(args.vpc_security_group_ids),
             }
+        static = {
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(args)
+            if isinstance(getattr(args, f.name), str | int | float | tuple | list)
+        }
+        job_name = pulumi.Output.all(args.endpoint_name, args.role_arn, args.kms_key_arn).apply(
+            lambda dynamic: content_name(args.job_definition_prefix[:52], {"static": static, "dynamic": dynamic})
+        )
         self.job_definition = aws.sagemaker.DataQualityJobDefinition(
             f"{name}-job",
-            name=args.job_definition_name,
+            name=job_name,
             role_arn=args.role_arn,
             data_quality_app_specification={
                 "image_uri": args.analyzer_image_uri,

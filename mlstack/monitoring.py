@@ -30,7 +30,7 @@ from components.quality_monitoring import (
     ModelQualityMonitor,
     ModelQualityMonitorArgs,
 )
-from mlstack.naming import Names
+from mlstack.naming import Names, fit
 from mlstack.serving import ROLLBACK_ALARMS, ServingChoice
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
 from mlstack.training import has_drift_alarm
@@ -79,7 +79,7 @@ def build_monitor(
     return DataQualityMonitor(
         f"{model.name}-data-quality",
         DataQualityMonitorArgs(
-            job_definition_name=names.sagemaker(f"{model.name}-data-quality"),
+            job_definition_prefix=fit(names.sagemaker(f"{model.name}-dq"), 52),
             schedule_name=names.sagemaker(f"{model.name}-data-quality"),
             endpoint_name=endpoint.endpoint.name,
             role_arn=foundation.role.arn,

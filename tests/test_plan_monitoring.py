@@ -90,3 +90,20 @@ def test_every_alarm_notifies_the_encrypted_alerts_topic(plans) -> None:
     assert plan.get("fraud-detector-alerting-drift").inputs["alarmActions"] == [topic_arn]
     body = plan.get("fraud-detector-alerting-dashboard").inputs["dashboardBody"]
     assert "arn:aws:cloudwatch:eu-west-1:333333333333:alarm:card-fraud-prod-fraud-detector-latency-p99" in body
+
+
+def test_a_changed_monitor_gets_a_new_job_definition_name_not_a_name_clash(tmp_path: Path, plans) -> None:
+    text = EXAMPLE.read_text().replace(
+        "      data_quality:\n        cadence: hourly\n",
+        "      data_quality:\n        cadence: hourly\n        instance_type: ml.m5.xlarge\n",
+        1,
+    )
+    spec = tmp_path / "mlstack.yaml"
+    spec.write_text(text)
+    shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), tmp_path / "mlstack.lock.json")
+    before, after = plans("prod"), synthesize("prod", spec=spec)
+    old, new = before.get("fraud-detector-data-quality-job"), after.get("fraud-detector-data-quality-job")
+    assert old.urn == new.urn and old.inputs["name"] != new.inputs["name"]
+    assert len(new.inputs["name"]) <= 63
+    schedule = after.get("fraud-detector-data-quality-schedule").inputs["monitoringScheduleConfig"]
+    assert schedule["monitoringJobDefinitionName"] == new.inputs["name"]
