@@ -14,6 +14,7 @@ updates a cadence in place.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from ._policy import child
+from ._policy import child, content_name
 from .monitoring import CADENCES
 
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
@@ -65,6 +66,7 @@ class MonitorJobArgs:
     """What every monitor shares: names, identity, encryption, network, resources and cadence."""
 
     job_definition_name: str
+    """Prefix (<= 52 characters) of the job definition's name; the name ends in a hash of the content."""
     """Physical name of the job definition (unique per account and region)."""
     schedule_name: str
     """Physical name of the monitoring schedule."""
@@ -247,7 +249,7 @@ def _job_kwargs(args: MonitorJobArgs, kind: str) -> dict[str, Any]:
             "security_group_ids": sorted(args.vpc_security_group_ids),
         }
     kwargs: dict[str, Any] = {
-        "job_definition_name": args.job_definition_name,
+        "job_definition_name": _content_hashed_name(args, kind),
         "role_arn": args.role_arn,
         "job_resources": {
             "cluster_config": {
@@ -270,6 +272,30 @@ def _job_kwargs(args: MonitorJobArgs, kind: str) -> dict[str, Any]:
     if args.baseline_constraints_uri:
         kwargs[f"{kind}_baseline_config"] = {"constraints_resource": {"s3_uri": args.baseline_constraints_uri}}
     return kwargs
+
+
+def _plain(value: Any) -> Any:
+    """The parts of the args known at plan time (Outputs are hashed separately)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return "<output>"
+
+
+def _content_hashed_name(args: MonitorJobArgs, kind: str) -> pulumi.Output[str]:
+    """Every property of these job definitions forces replacement: a name that follows the
+    content lets the new definition be created (and the schedule repointed) before the old goes."""
+    dynamic = pulumi.Output.all(args.role_arn, args.kms_key_arn, args.endpoint.endpoint_name)
+    return dynamic.apply(
+        lambda values: content_name(
+            args.job_definition_name[:52], {"kind": kind, "args": _plain(args), "outputs": values}
+        )
+    )
 
 
 def _schedule(parent: pulumi.Resource, name: str, args: MonitorJobArgs, kind: str, job: pulumi.Output[Any]) -> Schedule:

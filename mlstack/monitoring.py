@@ -230,7 +230,7 @@ def build_quality_monitors(
             ModelQualityMonitor(
                 f"{model.name}-model-quality",
                 ModelQualityMonitorArgs(
-                    job_definition_name=names.sagemaker(f"{model.name}-model-quality"),
+                    job_definition_name=fit(names.sagemaker(f"{model.name}-model-quality"), 52),
                     schedule_name=names.sagemaker(f"{model.name}-model-quality"),
                     endpoint=EndpointInputArgs(
                         endpoint_name=endpoint.endpoint.name,
@@ -254,7 +254,7 @@ def build_quality_monitors(
             BiasMonitor(
                 f"{model.name}-bias",
                 BiasMonitorArgs(
-                    job_definition_name=names.sagemaker(f"{model.name}-bias"),
+                    job_definition_name=fit(names.sagemaker(f"{model.name}-bias"), 52),
                     schedule_name=names.sagemaker(f"{model.name}-bias"),
                     endpoint=EndpointInputArgs(endpoint_name=endpoint.endpoint.name),
                     image_uri=clarify_image(names.region),
@@ -278,7 +278,7 @@ def build_quality_monitors(
             ExplainabilityMonitor(
                 f"{model.name}-explainability",
                 ExplainabilityMonitorArgs(
-                    job_definition_name=names.sagemaker(f"{model.name}-explainability"),
+                    job_definition_name=fit(names.sagemaker(f"{model.name}-explainability"), 52),
                     schedule_name=names.sagemaker(f"{model.name}-explainability"),
                     endpoint=EndpointInputArgs(endpoint_name=endpoint.endpoint.name),
                     image_uri=clarify_image(names.region),

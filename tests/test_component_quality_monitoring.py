@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -140,7 +142,7 @@ def test_model_quality_job_reads_endpoint_and_ground_truth_and_is_scheduled() ->
     resources = _run(lambda: ModelQualityMonitor("mq", _quality()))
     job = resources["mq-job"]
     assert job.type == "aws-native:sagemaker:ModelQualityJobDefinition"
-    assert job.inputs["jobDefinitionName"] == "demo-prod-scorer-quality"
+    assert re.fullmatch(r"demo-prod-scorer-quality-[0-9a-f]{10}", job.inputs["jobDefinitionName"])
     app = job.inputs["modelQualityAppSpecification"]
     assert app["problemType"] == "BinaryClassification"
     assert app["imageUri"].endswith("sagemaker-model-monitor-analyzer")
@@ -269,3 +271,12 @@ def test_facet_without_values_leaves_clarify_to_compare_every_value() -> None:
     config = _uploaded(_run(lambda: BiasMonitor("bias", args)), "bias")
     assert config["facet"] == [{"name_or_index": "income"}]
     assert "probability_threshold" not in config
+
+
+def test_a_changed_job_gets_a_new_name_so_the_replacement_cannot_clash() -> None:
+    first = _run(lambda: ModelQualityMonitor("mq", _quality()))["mq-job"].inputs["jobDefinitionName"]
+    again = _run(lambda: ModelQualityMonitor("mq", _quality()))["mq-job"].inputs["jobDefinitionName"]
+    bigger = _run(lambda: ModelQualityMonitor("mq", dataclasses.replace(_quality(), instance_type="ml.m5.xlarge")))
+    assert first == again != bigger["mq-job"].inputs["jobDefinitionName"]
+    schedule = bigger["mq-schedule"].inputs["monitoringScheduleConfig"]
+    assert schedule["monitoringJobDefinitionName"] == bigger["mq-job"].inputs["jobDefinitionName"]
