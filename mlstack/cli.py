@@ -182,7 +182,7 @@ def schema(
         sys.stdout.write(text)
 
 
-def BotoCoreError_or_ClientError() -> tuple[type[BaseException], ...]:
+def _aws_errors() -> tuple[type[BaseException], ...]:
     """botocore's error types, without importing botocore before it is needed."""
     if "botocore" not in sys.modules:
         return ()
@@ -211,7 +211,7 @@ def main() -> None:
         raise SystemExit(1) from None
     except SystemExit:
         raise
-    except BotoCoreError_or_ClientError() as exc:
+    except _aws_errors() as exc:
         err.print(f"AWS error: {exc}", style="red", markup=False, highlight=False)
         raise SystemExit(1) from None
     except typer.TyperException as exc:  # usage errors, bad parameters

@@ -10,24 +10,14 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mlstack.check import SEVERITY_ORDER, CheckResult
-from mlstack.synth import Plan, RecordedResource
-
-# Inputs that best identify a resource in a tree line, by preference.
-_LABEL_KEYS = (
-    "name",
-    "featureGroupName",
-    "modelPackageGroupName",
-    "modelCardName",
-    "trackingServerName",
-    "endpointName",
-    "pipelineName",
-)
+from mlstack.synth import PHYSICAL_NAME_KEYS, Plan, RecordedResource
 
 
 def _label(resource: RecordedResource) -> str:
     kind = resource.type.rsplit(":", 1)[-1]
     label = f"[bold]{resource.name}[/] [dim]{kind}[/]"
-    keys = ("bucket",) if resource.type == "aws:s3/bucket:Bucket" else _LABEL_KEYS
+    # Other resources' `bucket` input names the bucket they configure, not themselves.
+    keys = [k for k in PHYSICAL_NAME_KEYS if k != "bucket" or resource.type == "aws:s3/bucket:Bucket"]
     physical = next((resource.inputs[k] for k in keys if isinstance(resource.inputs.get(k), str)), None)
     if physical and physical != resource.name:
         label += f" [cyan]{physical}[/]"

@@ -52,7 +52,10 @@ class ServingChoice:
     primary: ResolvedVersion
     variants: dict[str, ResolvedVersion]
     shadow: ResolvedVersion | None
-    warning: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        return self.primary.warning
 
 
 def _registry(setting: str | None, env: EnvironmentSpec, names: Names):  # type: ignore[no-untyped-def]
@@ -112,7 +115,7 @@ def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> 
                 if serving.shadow
                 else None
             )
-            choices[model.name] = ServingChoice(primary, variants, shadow, primary.warning)
+            choices[model.name] = ServingChoice(primary, variants, shadow)
         except VersionResolutionError as exc:
             problems.append(env.problem(("models", index, "serving"), str(exc)))
     if problems:

@@ -116,7 +116,7 @@ def _normalise(value: Any) -> Any:
 
 
 # Inputs that carry a resource's own physical name, by preference.
-_PHYSICAL_NAME_KEYS = (
+PHYSICAL_NAME_KEYS = (
     "name",
     "bucket",
     "featureGroupName",
@@ -153,7 +153,7 @@ class DeterministicMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
-        physical = next((str(inputs[k]) for k in _PHYSICAL_NAME_KEYS if isinstance(inputs.get(k), str)), args.name)
+        physical = next((str(inputs[k]) for k in PHYSICAL_NAME_KEYS if isinstance(inputs.get(k), str)), args.name)
         fields = {"region": self.region, "account": self.account_id, "name": physical}
         outputs: dict[str, Any] = {}
         if args.typ == "aws:kms/key:Key":

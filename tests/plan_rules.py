@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import re
-from functools import cache
 
 # (resource type, input holding the physical name) -> (max length, pattern)
 NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
@@ -78,15 +75,3 @@ REFERENCE_ONLY: set[tuple[str, str]] = {
 def name_ok(type_: str, key: str, value: str) -> bool:
     limit, pattern = NAME_RULES[(type_, key)]
     return len(value) <= limit and re.fullmatch(pattern, value) is not None
-
-
-@cache
-def is_taggable(type_: str) -> bool:
-    """Whether the provider resource of this type token accepts `tags` (read from the SDK)."""
-    package, module_path, class_name = type_.split(":")
-    module = module_path.split("/")[0]
-    sdk = {"aws": "pulumi_aws"}.get(package)
-    if sdk is None:  # Kubernetes objects carry labels, checked with the manifests
-        return False
-    cls = getattr(importlib.import_module(f"{sdk}.{module}" if module != "index" else sdk), class_name)
-    return "tags" in inspect.signature(cls._internal_init).parameters

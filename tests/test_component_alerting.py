@@ -12,7 +12,7 @@ from components.alerting import CADENCE_SECONDS, ModelAlerting, ModelAlertingArg
 from components.monitoring import CADENCES
 from components.training import drift_event_pattern
 from mlstack.synth import RecordedResource, record
-from tests.plan_rules import is_taggable
+from policies.rules.tagging import is_taggable
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:demo-prod-scorer-alerts"

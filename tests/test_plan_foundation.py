@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from mlstack.naming import fit, required_tags
+from policies.rules.tagging import is_taggable
 from tests.conftest import ROOT, run_program
-from tests.plan_rules import NAME_KEYS, NAME_RULES, REFERENCE_ONLY, is_taggable, name_ok
+from tests.plan_rules import NAME_KEYS, NAME_RULES, REFERENCE_ONLY, name_ok
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

@@ -130,12 +130,3 @@ def truthy(value: Any) -> bool:
 
 def number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def stack_of(urn: str) -> str:
-    """'urn:pulumi:prod::proj::type::name' -> 'prod'."""
-    return urn.split("::", maxsplit=1)[0].rsplit(":", 1)[-1] if urn.startswith("urn:pulumi:") else ""
-
-
-def names_in(resources: Iterable[Any], type_: str, key: str) -> set[str]:
-    return {str(get(r.props, key)) for r in resources if r.resource_type == type_ and get(r.props, key)}

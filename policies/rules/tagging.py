@@ -14,7 +14,7 @@ DEFAULT_REQUIRED_KEYS = ["project", "environment", "owner", "cost-centre", "data
 
 
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not _taggable(args.resource_type):
+    if not is_taggable(args.resource_type):
         return
     required = list(args.get_config().get("requiredKeys", DEFAULT_REQUIRED_KEYS))
     tags = args.props.get("tags") or {}
@@ -24,7 +24,7 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
 
 
 @cache
-def _taggable(resource_type: str) -> bool:
+def is_taggable(resource_type: str) -> bool:
     """Whether the provider resource accepts `tags`, read from the provider SDK itself.
 
     'aws:s3/bucket:Bucket' -> pulumi_aws.s3.Bucket; a type the SDK does not know is
