@@ -147,7 +147,8 @@ def monitored_features(env: EnvironmentSpec, model: ModelSpec) -> list[str]:
     if group is None:
         return []
     skip = {group.record_identifier, group.event_time, model.data.target}
-    return [f.name for f in group.features if f.name not in skip]
+    # The preprocessing step keeps numeric columns only: those are what the model sees and the baseline has.
+    return [f.name for f in group.features if f.name not in skip and f.type in ("Integral", "Fractional")]
 
 
 def build_alerting(
@@ -205,7 +206,6 @@ def build_quality_monitors(
     foundation: Foundation,
     *,
     model: ModelSpec,
-    choice: ServingChoice,
     endpoint: Endpoint,
 ) -> list[pulumi.ComponentResource]:
     """Model quality, bias and explainability monitors, where the spec enables them."""
@@ -214,24 +214,33 @@ def build_quality_monitors(
         return []
     bucket = names.artifact_bucket()
     reports = layout.monitoring_reports_prefix(bucket, model.name)
-    common = {
+    opts = pulumi.ResourceOptions(depends_on=[endpoint.endpoint])
+    headers = monitored_features(env, model)
+    created: list[pulumi.ComponentResource] = []
+
+    shared = {
         "role_arn": foundation.role.arn,
         "kms_key_arn": foundation.key.arn,
         "vpc_subnet_ids": env.spec.subnet_ids,
         "vpc_security_group_ids": env.spec.security_group_ids,
         "tags": tags,
     }
-    opts = pulumi.ResourceOptions(depends_on=[endpoint.endpoint])
-    headers = monitored_features(env, model)
-    created: list[pulumi.ComponentResource] = []
+
+    def common(kind: str) -> dict[str, object]:
+        """The arguments every monitor kind shares; names and reports prefix follow the kind."""
+        return {
+            "job_definition_name": fit(names.sagemaker(f"{model.name}-{kind}"), 52),
+            "schedule_name": names.sagemaker(f"{model.name}-{kind}"),
+            "reports_s3_uri": f"{reports}/{kind}",
+            **shared,
+        }
+
     quality = monitoring.model_quality
     if quality.enabled and quality.ground_truth_s3_uri:
         created.append(
             ModelQualityMonitor(
                 f"{model.name}-model-quality",
-                ModelQualityMonitorArgs(
-                    job_definition_name=fit(names.sagemaker(f"{model.name}-model-quality"), 52),
-                    schedule_name=names.sagemaker(f"{model.name}-model-quality"),
+                ModelQualityMonitorArgs(  # type: ignore[arg-type]
                     endpoint=EndpointInputArgs(
                         endpoint_name=endpoint.endpoint.name,
                         inference_attribute=quality.inference_attribute,
@@ -239,11 +248,10 @@ def build_quality_monitors(
                         probability_threshold_attribute=quality.probability_threshold,
                     ),
                     image_uri=monitor_image(names.region),
-                    reports_s3_uri=f"{reports}/model-quality",
                     cadence=quality.cadence,
                     problem_type=model.problem_type,
                     ground_truth_s3_uri=quality.ground_truth_s3_uri,
-                    **common,
+                    **common("model-quality"),
                 ),
                 opts,
             )
@@ -253,12 +261,9 @@ def build_quality_monitors(
         created.append(
             BiasMonitor(
                 f"{model.name}-bias",
-                BiasMonitorArgs(
-                    job_definition_name=fit(names.sagemaker(f"{model.name}-bias"), 52),
-                    schedule_name=names.sagemaker(f"{model.name}-bias"),
+                BiasMonitorArgs(  # type: ignore[arg-type]
                     endpoint=EndpointInputArgs(endpoint_name=endpoint.endpoint.name),
                     image_uri=clarify_image(names.region),
-                    reports_s3_uri=f"{reports}/bias",
                     cadence=bias.cadence,
                     ground_truth_s3_uri=bias.ground_truth_s3_uri,
                     analysis_config=AnalysisConfigLocation(
@@ -268,28 +273,26 @@ def build_quality_monitors(
                     label=model.data.target,
                     label_values_or_threshold=[1],
                     facets=[FacetArgs(name_or_index=bias.facet, value_or_threshold=tuple(bias.facet_values))],
-                    **common,
+                    **common("bias"),
                 ),
                 opts,
             )
         )
-    if monitoring.explainability.enabled and headers:
+    explainability = monitoring.explainability
+    if explainability.enabled and explainability.shap_baseline_s3_uri and headers:
         created.append(
             ExplainabilityMonitor(
                 f"{model.name}-explainability",
-                ExplainabilityMonitorArgs(
-                    job_definition_name=fit(names.sagemaker(f"{model.name}-explainability"), 52),
-                    schedule_name=names.sagemaker(f"{model.name}-explainability"),
+                ExplainabilityMonitorArgs(  # type: ignore[arg-type]
                     endpoint=EndpointInputArgs(endpoint_name=endpoint.endpoint.name),
                     image_uri=clarify_image(names.region),
-                    reports_s3_uri=f"{reports}/explainability",
-                    cadence=monitoring.explainability.cadence,
+                    cadence=explainability.cadence,
                     analysis_config=AnalysisConfigLocation(
                         bucket=foundation.bucket.name, key=f"monitoring/{model.name}/clarify/explainability.json"
                     ),
                     headers=headers,
-                    shap_baseline=choice.primary.baseline_statistics_uri or f"{reports}/shap-baseline.csv",
-                    **common,
+                    shap_baseline=explainability.shap_baseline_s3_uri,
+                    **common("explainability"),
                 ),
                 opts,
             )

@@ -123,7 +123,7 @@ def _serving(
             endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice, alarm_actions=actions)
             endpoints[model.name] = endpoint
             build_monitor(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
-            build_quality_monitors(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
+            build_quality_monitors(env, names, tags, foundation, model=model, endpoint=endpoint)
         else:
             if provider is None:
                 # The cluster comes from the stack config (mlstack:kubeContext) or the ambient kubeconfig.

@@ -6,6 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from mlstack.spec import SpecError
 from mlstack.synth import synthesize
 from tests.conftest import EXAMPLE
 
@@ -107,3 +110,24 @@ def test_a_changed_monitor_gets_a_new_job_definition_name_not_a_name_clash(tmp_p
     assert len(new.inputs["name"]) <= 63
     schedule = after.get("fraud-detector-data-quality-schedule").inputs["monitoringScheduleConfig"]
     assert schedule["monitoringJobDefinitionName"] == new.inputs["name"]
+
+
+def test_explainability_monitors_against_the_given_shap_baseline(tmp_path: Path) -> None:
+    def plan_with(extra: str):  # type: ignore[no-untyped-def]
+        text = EXAMPLE.read_text().replace(
+            "      data_quality:\n        cadence: hourly\n",
+            f"      data_quality:\n        cadence: hourly\n      explainability:\n        enabled: true\n{extra}",
+            1,
+        )
+        spec = tmp_path / "mlstack.yaml"
+        spec.write_text(text)
+        shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), tmp_path / "mlstack.lock.json")
+        return synthesize("prod", spec=spec)
+
+    with pytest.raises(SpecError) as caught:
+        plan_with("")
+    assert [p.message for p in caught.value.problems] == ["explainability monitoring needs shap_baseline_s3_uri"]
+    plan = plan_with("        shap_baseline_s3_uri: s3://card-fraud-data/shap/baseline.csv\n")
+    config = json.loads(plan.get("fraud-detector-explainability-analysis-config").inputs["content"])
+    assert config["methods"]["shap"]["baseline"] == "s3://card-fraud-data/shap/baseline.csv"
+    assert config["headers"] == ["amount", "tx_count_1h", "amount_sum_24h", "distance_from_home_km"]

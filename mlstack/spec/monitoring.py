@@ -66,6 +66,14 @@ class Explainability(SpecModel):
 
     enabled: bool = False
     cadence: Cadence = "daily"
+    shap_baseline_s3_uri: S3Uri | None = None
+    """CSV rows (features only, no header) SHAP compares against, e.g. a sample of the training data."""
+
+    @model_validator(mode="after")
+    def _needs_baseline(self) -> Explainability:
+        if self.enabled and not self.shap_baseline_s3_uri:
+            fail("shap_baseline", "explainability monitoring needs shap_baseline_s3_uri", at=("shap_baseline_s3_uri",))
+        return self
 
 
 class Alarms(SpecModel):
