@@ -17,6 +17,7 @@ with parameter defaults taken from each rule's config schema, as the engine does
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,24 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The engine's marker for a value not known until the update runs (use it in fixtures)."""
+
+DELETE = object()
+"""With `mutate`: remove the key instead of setting it."""
+
+
+def mutate(props: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of a fixture with `a.b.0.c` set to `value` (or removed with DELETE):
+    one mutation per requirement, as compliance tests want."""
+    out = copy.deepcopy(dict(props))
+    *parents, last = [int(k) if k.isdigit() else k for k in path.split(".")]
+    node: Any = out
+    for key in parents:
+        node = node[key]
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return out
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from policies.rules import by_name
-from policies.testing import UNKNOWN, Resource, run_resource_policy
+from policies.testing import DELETE, UNKNOWN, Resource, mutate, run_resource_policy
 
 ONLINE = by_name("feature-group-online-store-encrypted")
 OFFLINE = by_name("feature-group-offline-store-encrypted")
@@ -19,21 +18,6 @@ GROUP: dict[str, Any] = {
     "onlineStoreConfig": {"enableOnlineStore": True, "securityConfig": {"kmsKeyId": KEY}},
     "offlineStoreConfig": {"s3StorageConfig": {"s3Uri": "s3://b/feature-store", "kmsKeyId": KEY}},
 }
-DELETE = object()
-
-
-def mutate(props: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A deep copy with `a.b.0.c` set to value (or removed with DELETE)."""
-    out = copy.deepcopy(props)
-    *parents, last = [int(k) if k.isdigit() else k for k in path.split(".")]
-    node: Any = out
-    for key in parents:
-        node = node[key]
-    if value is DELETE:
-        del node[last]
-    else:
-        node[last] = value
-    return out
 
 
 def _messages(policy: Any, props: dict[str, Any]) -> list[str]:

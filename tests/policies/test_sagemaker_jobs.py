@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policies.rules import by_name
-from policies.testing import UNKNOWN, Resource, run_resource_policy
+from policies.testing import DELETE, UNKNOWN, Resource, mutate, run_resource_policy
 
 ENCRYPTED = by_name("sagemaker-monitoring-job-encrypted")
 ISOLATED = by_name("sagemaker-monitoring-job-isolated")
@@ -19,21 +19,6 @@ DQ = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
 SCHEDULE = "aws:sagemaker/monitoringSchedule:MonitoringSchedule"
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
 KEY = "arn:aws:kms:eu-west-1:333333333333:key/k"
-DELETE = object()
-
-
-def mutate(props: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A deep copy with `a.b.0.c` set to value (or removed with DELETE)."""
-    out = copy.deepcopy(props)
-    *parents, last = [int(k) if k.isdigit() else k for k in path.split(".")]
-    node: Any = out
-    for key in parents:
-        node = node[key]
-    if value is DELETE:
-        del node[last]
-    else:
-        node[last] = value
-    return out
 
 
 def _cluster(instance_type: str = "ml.m5.xlarge") -> dict[str, Any]:
