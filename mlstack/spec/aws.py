@@ -27,8 +27,6 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("sagemaker", "ProductionVariantInstanceType"),
     ("sagemaker", "TrainingInstanceType"),
     ("sagemaker", "ProcessingInstanceType"),
-    ("sagemaker", "EndpointName"),
-    ("sagemaker", "FeatureGroupName"),
     ("sagemaker", "FeatureName"),
     ("sagemaker", "FeatureType"),
     ("sagemaker", "TableFormat"),
@@ -41,7 +39,6 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("sagemaker", "TrafficRoutingConfigType"),
     ("sagemaker", "ServerlessMemorySizeInMB"),
     ("sagemaker", "ServerlessMaxConcurrency"),
-    ("sagemaker", "MonitoringProblemType"),
     ("sagemaker", "ProblemType"),
     ("sagemaker", "TrackingServerSize"),
     ("sagemaker", "MlflowVersion"),
@@ -49,8 +46,6 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("sagemaker", "SubnetId"),
     ("sagemaker", "SecurityGroupId"),
     ("sagemaker", "HyperParameterKey"),
-    ("sagemaker", "HyperParameterValue"),
-    ("sagemaker", "ModelApprovalStatus"),
 )
 
 
