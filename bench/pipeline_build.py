@@ -26,7 +26,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 _RUN = """
 import json, time
 started = time.perf_counter()
-from pipelines.builder import TrainingPipelineInputs, build_definition, offline_session
+from mlstack.pipelines.builder import TrainingPipelineInputs, build_definition, offline_session
 inputs = TrainingPipelineInputs(
     pipeline_name="bench-training", model_name="bench", region="eu-west-1",
     role_arn="arn:aws:iam::111111111111:role/bench", bucket="bench-artifacts",
@@ -38,7 +38,7 @@ inputs = TrainingPipelineInputs(
 light = time.perf_counter() - started
 started = time.perf_counter()
 with offline_session(inputs.region, inputs.bucket):
-    import pipelines._steps
+    import mlstack.pipelines._steps
 sdk = time.perf_counter() - started
 started = time.perf_counter()
 size = len(build_definition(inputs))

@@ -52,7 +52,7 @@ def main() -> None:
         in_process(
             "import time; t=time.perf_counter(); import mlstack.spec; a=time.perf_counter()-t;"
             "t=time.perf_counter(); import pulumi, pulumi_aws; b=time.perf_counter()-t;"
-            "from mlstack.synth import synthesize; synthesize('dev');"
+            "from mlstack.plan.synth import synthesize; synthesize('dev');"
             "t=time.perf_counter(); p=synthesize('prod'); c=time.perf_counter()-t;"
             "print(f'import mlstack.spec                 : {a:6.3f} s');"
             "print(f'import pulumi + pulumi_aws          : {b:6.3f} s');"

@@ -1,39 +1,52 @@
-"""The Pulumi program body: stack config -> spec -> platform.
+"""The Pulumi program of an mlstack project: stack config -> spec -> platform.
 
-`__main__.py` calls `run()`. Kept here so the program can be imported and run
-under mocks by the offline synthesis exactly as `pulumi up` runs it.
+A project's `__main__.py` is three lines:
+
+    \"\"\"Pulumi program: the stack config names the environment and the spec.\"\"\"
+    from mlstack.program import run
+    run()
+
+Pulumi runs it from the program's own directory; everything is resolved against the
+project found from there (the nearest Pulumi.yaml upward), never against where
+mlstack is installed. The offline synthesis runs the same file the same way.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pulumi
 
-from mlstack.feature_lock import ensure_compatible, read_lock
-from mlstack.platform import Platform, build_platform
+from mlstack.project import ProjectNotFound, find_project
 from mlstack.spec import EnvironmentSpec, SpecError, load_environment
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def spec_path(configured: str | None, project_dir: Path = PROJECT_DIR) -> Path:
-    path = Path(configured or "mlstack.yaml")
-    return path if path.is_absolute() else project_dir / path
+from mlstack.spec.feature_lock import ensure_compatible, read_lock
+from mlstack.wiring.platform import Platform, build_platform
 
 
 def load_checked(path: Path, environment: str) -> EnvironmentSpec:
-    """Load one environment and check it against the accepted feature schemas (mlstack.lock.json)."""
+    """Load one environment and check it against the accepted feature schemas (the lock beside the spec)."""
     env = load_environment(path, environment)
     ensure_compatible(env, read_lock(path))
     return env
 
 
-def run(project_dir: Path = PROJECT_DIR) -> Platform:
+def _caller_dir() -> Path:
+    """The directory of the program file that called run() (Pulumi's working directory otherwise)."""
+    caller = sys._getframe(2).f_globals.get("__file__")
+    return Path(caller).resolve().parent if caller else Path.cwd()
+
+
+def run(project_dir: Path | None = None) -> Platform:
+    """Build the platform of the stack being deployed. Bad input is a RunError, never a traceback."""
+    try:
+        project = find_project(start=project_dir or _caller_dir())
+    except (ProjectNotFound, SpecError) as exc:
+        raise pulumi.RunError(str(exc)) from None
     config = pulumi.Config("mlstack")
-    environment = config.require("environment")
+    environment = config.get("environment") or pulumi.get_stack()
     region = pulumi.Config("aws").require("region")
-    path = spec_path(config.get("spec"), project_dir)
+    path = project.resolve(config.get("spec") or project.default_spec)
     try:
         env = load_checked(path, environment)
         return build_platform(env, region, registry=config.get("registry"))

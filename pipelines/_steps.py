@@ -44,9 +44,9 @@ from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
 
-from pipelines import layout
-from pipelines.builder import CODE_DIR, EVALUATION_PROPERTY_FILE, STEP_NAMES, TRAINING_CODE_CHANNEL
-from pipelines.inputs import PROBLEM_TYPE_HYPERPARAMETER, TrainingPipelineInputs
+from . import layout
+from .builder import CODE_DIR, EVALUATION_PROPERTY_FILE, STEP_NAMES, TRAINING_CODE_CHANNEL
+from .inputs import PROBLEM_TYPE_HYPERPARAMETER, TrainingPipelineInputs
 
 _CONDITIONS = {
     "GreaterThanOrEqualTo": conditions.ConditionGreaterThanOrEqualTo,

@@ -24,8 +24,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipelines import layout
-from pipelines.inputs import TrainingPipelineInputs, Vpc
+from . import layout
+from .inputs import TrainingPipelineInputs, Vpc
 
 if TYPE_CHECKING:
     import boto3
@@ -224,7 +224,7 @@ def _pipeline_session(region: str, bucket: str) -> PipelineSession:
 def build_definition(inputs: TrainingPipelineInputs) -> str:
     """The pipeline definition JSON for `inputs`: deterministic, sorted keys, compact."""
     with offline_session(inputs.region, inputs.bucket) as session:
-        from pipelines._steps import pipeline_for  # imports the SDK: inside the offline environment
+        from ._steps import pipeline_for  # imports the SDK: inside the offline environment
 
         raw = pipeline_for(inputs, session).definition()
     return canonical_json(json.loads(raw))

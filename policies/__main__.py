@@ -8,12 +8,12 @@ tests do) never does.
 import sys
 from pathlib import Path
 
-# Run by Pulumi as a script from this directory: make `policies` importable as a package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Pulumi runs this file with the pack's own virtualenv, where mlstack is not installed:
+# the rules are imported from beside this file (they use relative imports only).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-
-from policies.rules import ALL_POLICIES
+from rules import ALL_POLICIES
 
 PolicyPack(
     name="mlstack-governance",

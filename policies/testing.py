@@ -4,7 +4,7 @@
 `mlstack check`, and for platform teams writing their own rules, this module runs the
 same `ResourceValidationPolicy` / `StackValidationPolicy` objects directly:
 
-    from policies.testing import Resource, run_pack
+    from mlstack.policies.testing import Resource, run_pack
     report = run_pack(ALL_POLICIES, [Resource("aws:kms/key:Key", {"enableKeyRotation": False})])
     report.violations[0].message
 

@@ -58,13 +58,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def plans():  # type: ignore[no-untyped-def]
     """Offline plans of the example, one per environment, synthesized once per session."""
-    from mlstack.synth import synthesize
+    from mlstack.plan.synth import synthesize
+    from mlstack.project import find_project
 
+    example = find_project(explicit=ROOT)
     cache: dict[str, object] = {}
 
     def get(environment: str):  # type: ignore[no-untyped-def]
         if environment not in cache:
-            cache[environment] = synthesize(environment)
+            cache[environment] = synthesize(environment, project=example)
         return cache[environment]
 
     return get
@@ -122,11 +124,11 @@ def run_program(spec_file: Path, environment: str = "dev") -> None:
     from pulumi.runtime.sync_await import _sync_await
 
     from mlstack import program
-    from mlstack.synth import DeterministicMocks
+    from mlstack.plan.synth import DeterministicMocks
 
     def run() -> None:
         set_all_config({"mlstack:environment": environment, "mlstack:spec": str(spec_file), "aws:region": "eu-west-1"})
         set_mocks(DeterministicMocks("eu-west-1", "111111111111"), project="mlstack", stack=environment, preview=True)
-        _sync_await(run_pulumi_func(program.run))
+        _sync_await(run_pulumi_func(lambda: program.run(ROOT)))
 
     contextvars.Context().run(run)

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from mlstack.check import check_plan
-from mlstack.synth import synthesize
+from mlstack.plan.check import check_plan
+from mlstack.plan.synth import synthesize
 from tests.conftest import FIXTURES, ROOT
 
 BAD = FIXTURES / "bad-governance.yaml"

@@ -8,11 +8,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from components.alerting import CADENCE_SECONDS, ModelAlerting, ModelAlertingArgs
-from components.monitoring import CADENCES
-from components.training import drift_event_pattern
-from mlstack.synth import RecordedResource, record
-from policies.rules.tagging import is_taggable
+from mlstack.components.alerting import CADENCE_SECONDS, ModelAlerting, ModelAlertingArgs
+from mlstack.components.monitoring import CADENCES
+from mlstack.components.training import drift_event_pattern
+from mlstack.plan.synth import RecordedResource, record
+from mlstack.policies.rules.tagging import is_taggable
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:demo-prod-scorer-alerts"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.endpoint import (
+from mlstack.components.endpoint import (
     AutoscalingArgs,
     DataCaptureArgs,
     Endpoint,
@@ -15,7 +15,7 @@ from components.endpoint import (
     RolloutArgs,
     VariantArgs,
 )
-from mlstack.synth import RecordedResource, record
+from mlstack.plan.synth import RecordedResource, record
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/demo-prod-scorer/{}"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jsonschema
 
-from components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
-from mlstack.synth import record
+from mlstack.components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
+from mlstack.plan.synth import record
 
 # The fields of the Prometheus Operator CRDs (monitoring.coreos.com/v1) this component sets.
 _METADATA = {

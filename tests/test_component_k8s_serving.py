@@ -19,8 +19,8 @@ import pulumi_kubernetes as k8s
 import pytest
 from referencing import Registry, Resource
 
-from components.k8s_serving import KubernetesServing, KubernetesServingArgs, label_value, valid_label_key
-from mlstack.synth import RecordedResource, record
+from mlstack.components.k8s_serving import KubernetesServing, KubernetesServingArgs, label_value, valid_label_key
+from mlstack.plan.synth import RecordedResource, record
 
 K8S_VERSION = "1.31"
 ROLE = "arn:aws:iam::123456789012:role/risk-serving"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.monitoring import CADENCES
-from components.quality_monitoring import (
+from mlstack.components.monitoring import CADENCES
+from mlstack.components.quality_monitoring import (
     AnalysisConfigLocation,
     BiasMonitor,
     BiasMonitorArgs,
@@ -22,7 +22,7 @@ from components.quality_monitoring import (
     ModelQualityMonitor,
     ModelQualityMonitorArgs,
 )
-from mlstack.synth import RecordedResource, record
+from mlstack.plan.synth import RecordedResource, record
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 ROLE = "arn:aws:iam::123456789012:role/monitor"

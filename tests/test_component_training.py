@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components.training import TrainingPipeline, TrainingPipelineArgs, drift_event_pattern
-from mlstack.synth import RecordedResource, record
+from mlstack.components.training import TrainingPipeline, TrainingPipelineArgs, drift_event_pattern
+from mlstack.plan.synth import RecordedResource, record
 
 ACCOUNT = "123456789012"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/abc"

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components.feature_additions import FeatureAdditionsProvider, FeatureSchemaError, reconcile
+from mlstack.components.feature_additions import FeatureAdditionsProvider, FeatureSchemaError, reconcile
 
 ROLE = "arn:aws:iam::123456789012:role/fs"
 GROUP = "demo-dev-events"

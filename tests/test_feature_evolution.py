@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.feature_lock import read_lock
+from mlstack.plan.synth import synthesize
 from mlstack.spec import SpecError
-from mlstack.synth import synthesize
+from mlstack.spec.feature_lock import read_lock
 from tests.conftest import EXAMPLE, ROOT, line_of, run_program
 
 LAST_TRANSACTION_FEATURE = "      - { name: is_fraud, type: Integral }\n"

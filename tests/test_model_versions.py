@@ -11,7 +11,7 @@ import boto3
 import botocore.session
 import pytest
 
-from mlstack.model_versions import (
+from mlstack.registry.versions import (
     LiveRegistry,
     ResolvedVersion,
     SnapshotError,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 
-from mlstack.synth import synthesize
+from mlstack.plan.synth import synthesize
 from tests.conftest import ROOT
 
 GROUP = "card-fraud-prod-fraud-detector"

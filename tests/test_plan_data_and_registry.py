@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.model_registry import CROSS_ACCOUNT_READ_ACTIONS
+from mlstack.components.model_registry import CROSS_ACCOUNT_READ_ACTIONS
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 KEY_PREFIX = "arn:aws:kms:eu-west-1:{account}:key/"

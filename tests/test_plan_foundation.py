@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from mlstack.naming import fit, required_tags
-from policies.rules.tagging import is_taggable
+from mlstack.policies.rules.tagging import is_taggable
+from mlstack.spec.naming import fit, required_tags
 from tests.conftest import ROOT, run_program
 from tests.plan_rules import NAME_KEYS, NAME_RULES, REFERENCE_ONLY, name_ok
 
@@ -145,7 +145,7 @@ def test_children_are_parented_to_their_component(plans) -> None:
 
 
 def test_plan_is_deterministic_in_process(plans) -> None:
-    from mlstack.synth import synthesize
+    from mlstack.plan.synth import synthesize
 
     assert synthesize("prod").to_json() == plans("prod").to_json()
 
@@ -168,7 +168,7 @@ def test_plan_json_is_byte_identical_across_runs(tmp_path) -> None:
 
 
 def test_plan_accepts_another_spec(tmp_path) -> None:
-    from mlstack.synth import synthesize
+    from mlstack.plan.synth import synthesize
     from tests.conftest import FIXTURES
 
     plan = synthesize("dev", spec=FIXTURES / "minimal.yaml")
@@ -178,8 +178,8 @@ def test_plan_accepts_another_spec(tmp_path) -> None:
 def test_program_reports_a_bad_spec_as_a_clean_run_error(tmp_path) -> None:
     import pulumi
 
+    from mlstack.plan.synth import synthesize
     from mlstack.spec import SpecError
-    from mlstack.synth import synthesize
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("project: {}\nenvironments: {dev: {}}\n")

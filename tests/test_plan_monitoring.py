@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack.plan.synth import synthesize
 from mlstack.spec import SpecError
-from mlstack.synth import synthesize
 from tests.conftest import EXAMPLE
 
 

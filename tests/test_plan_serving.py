@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mlstack.plan.synth import synthesize
 from mlstack.spec import SpecError
-from mlstack.synth import synthesize
 from tests.conftest import EXAMPLE
 
 GROUP_ARN = "arn:aws:sagemaker:eu-west-1:333333333333:model-package/card-fraud-prod-fraud-detector"

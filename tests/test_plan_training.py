@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.synth import synthesize
-from pipelines import layout
+from mlstack.pipelines import layout
+from mlstack.plan.synth import synthesize
 from tests.conftest import EXAMPLE, ROOT
 
 
@@ -112,7 +112,7 @@ def test_changing_the_threshold_changes_only_that_value(tmp_path: Path) -> None:
 def test_plan_reuses_cached_definitions_without_importing_the_sdk() -> None:
     synthesize("dev")  # fills the session's cache
     probe = (
-        "import sys; from mlstack.synth import synthesize; synthesize('dev');"
+        "import sys; from mlstack.plan.synth import synthesize; synthesize('dev');"
         "print(any(m == 'sagemaker' or m.startswith('sagemaker.') for m in sys.modules))"
     )
     result = subprocess.run(

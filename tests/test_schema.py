@@ -7,7 +7,7 @@ import json
 import jsonschema
 from ruamel.yaml import YAML
 
-from mlstack.schema import render_schema
+from mlstack.spec.schema import render_schema
 from tests.conftest import EXAMPLE, FIXTURES, ROOT
 
 COMMITTED = ROOT / "schema" / "mlstack.schema.json"

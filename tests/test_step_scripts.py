@@ -27,8 +27,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from pipelines import layout
-from pipelines.steps import evaluate, inference, preprocess, train
+from mlstack.pipelines import layout
+from mlstack.pipelines.steps import evaluate, inference, preprocess, train
 
 STEPS = Path(preprocess.__file__).resolve().parent
 ROWS = 400

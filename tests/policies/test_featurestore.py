@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from policies.rules import by_name
-from policies.testing import DELETE, UNKNOWN, Resource, mutate, run_resource_policy
+from mlstack.policies.rules import by_name
+from mlstack.policies.testing import DELETE, UNKNOWN, Resource, mutate, run_resource_policy
 
 ONLINE = by_name("feature-group-online-store-encrypted")
 OFFLINE = by_name("feature-group-offline-store-encrypted")

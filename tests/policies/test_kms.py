@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from mlstack.policies.rules import by_name, kms
+from mlstack.policies.testing import UNKNOWN, Report, Resource, run_pack, run_resource_policy
 from mlstack.spec import read_document
-from policies.rules import by_name, kms
-from policies.testing import UNKNOWN, Report, Resource, run_pack, run_resource_policy
 from tests.conftest import EXAMPLE
 
 KEY = "aws:kms/key:Key"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from mlstack.policies.rules import by_name, lifecycle
+from mlstack.policies.testing import UNKNOWN, Resource, run_pack, run_resource_policy, run_stack_policy
 from mlstack.spec import read_document
-from policies.rules import by_name, lifecycle
-from policies.testing import UNKNOWN, Resource, run_pack, run_resource_policy, run_stack_policy
 from tests.conftest import EXAMPLE
 
 PROTECTED = by_name("stateful-resources-protected")

@@ -8,8 +8,8 @@ import sys
 
 from ruamel.yaml import YAML
 
-from policies.rules import ALL_POLICIES
-from policies.testing import resolve_config
+from mlstack.policies.rules import ALL_POLICIES
+from mlstack.policies.testing import resolve_config
 from tests.conftest import ROOT
 
 PACK = ROOT / "policies"

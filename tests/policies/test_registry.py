@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from policies.rules import by_name
-from policies.testing import UNKNOWN, Resource, run_resource_policy
+from mlstack.policies.rules import by_name
+from mlstack.policies.testing import UNKNOWN, Resource, run_resource_policy
 from tests.policies.test_sagemaker_jobs import DEFINITION, KEY, mutate, pipeline
 
 SCOPED = by_name("model-package-group-policy-scoped")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from policies.rules import by_name
-from policies.testing import DELETE, UNKNOWN, Resource, mutate, run_resource_policy
+from mlstack.policies.rules import by_name
+from mlstack.policies.testing import DELETE, UNKNOWN, Resource, mutate, run_resource_policy
 
 ENCRYPTED = by_name("sagemaker-monitoring-job-encrypted")
 ISOLATED = by_name("sagemaker-monitoring-job-isolated")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from policies.rules import by_name, sagemaker_serving
-from policies.testing import UNKNOWN, Resource, run_pack, run_resource_policy
+from mlstack.policies.rules import by_name, sagemaker_serving
+from mlstack.policies.testing import UNKNOWN, Resource, run_pack, run_resource_policy
 from tests.policies.test_sagemaker_jobs import DEFINITION, DELETE, DQ, DQ_JOB, KEY, mutate, pipeline
 
 ISOLATION = by_name("sagemaker-model-network-isolation")
@@ -219,8 +219,8 @@ def test_odd_shapes_do_not_raise(type_: str, props: dict[str, Any]) -> None:
 
 def test_the_mlstack_endpoint_component_complies_in_prod_shape() -> None:
     """The real Endpoint component (not wired into the example yet), recorded offline."""
-    from components.endpoint import DataCaptureArgs, Endpoint, EndpointArgs, RolloutArgs, VariantArgs
-    from mlstack.synth import record
+    from mlstack.components.endpoint import DataCaptureArgs, Endpoint, EndpointArgs, RolloutArgs, VariantArgs
+    from mlstack.plan.synth import record
 
     def resources(strategy: str) -> list[Resource]:
         args = EndpointArgs(

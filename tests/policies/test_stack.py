@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from policies.rules import by_name, stack
-from policies.testing import UNKNOWN, Resource, run_pack, run_stack_policy
+from mlstack.policies.rules import by_name, stack
+from mlstack.policies.testing import UNKNOWN, Resource, run_pack, run_stack_policy
 from tests.policies.test_sagemaker_jobs import DEFINITION, mutate, pipeline
 
 MONITORED = by_name("endpoint-monitored")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from mlstack.policies.rules import by_name, storage
+from mlstack.policies.testing import UNKNOWN, Report, Resource, run_pack, run_resource_policy, run_stack_policy
 from mlstack.spec import read_document
-from policies.rules import by_name, storage
-from policies.testing import UNKNOWN, Report, Resource, run_pack, run_resource_policy, run_stack_policy
 from tests.conftest import EXAMPLE
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/1234"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.rules import by_name
-from policies.testing import UNKNOWN, Resource, run_resource_policy
+from mlstack.policies.rules import by_name
+from mlstack.policies.testing import UNKNOWN, Resource, run_resource_policy
 
 RULE = by_name("required-tags")
 TAGS = {

@@ -9,22 +9,21 @@ is loaded only when something the definition depends on changed.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pulumi
 
-import pipelines
-from components.feature_store import FeatureStore
-from components.foundation import Foundation
-from components.model_registry import ModelRegistry
-from components.training import TrainingPipeline, TrainingPipelineArgs
-from mlstack.naming import Names
-from mlstack.pipeline_cache import cached_definition
+from mlstack import shared_package_dir
+from mlstack.components.feature_store import FeatureStore
+from mlstack.components.foundation import Foundation
+from mlstack.components.model_registry import ModelRegistry
+from mlstack.components.training import TrainingPipeline, TrainingPipelineArgs
+from mlstack.pipelines import layout
+from mlstack.pipelines.inputs import TrainingPipelineInputs, Vpc
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
-from pipelines import layout
-from pipelines.inputs import TrainingPipelineInputs, Vpc
+from mlstack.spec.naming import Names
+from mlstack.wiring.pipeline_cache import cached_definition
 
-STEPS_DIR = Path(pipelines.__file__).resolve().parent / "steps"
+STEPS_DIR = shared_package_dir("pipelines") / "steps"
 
 
 def has_drift_alarm(model: ModelSpec) -> bool:

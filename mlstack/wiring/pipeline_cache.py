@@ -14,11 +14,10 @@ import json
 import os
 from functools import cache
 from importlib import metadata
-from pathlib import Path
 
-import pipelines
+from mlstack import shared_package_dir
+from mlstack.pipelines.inputs import TrainingPipelineInputs
 from mlstack.spec.aws import cache_dir
-from pipelines.inputs import TrainingPipelineInputs
 
 _SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemaker-train")
 
@@ -26,7 +25,7 @@ _SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemak
 @cache
 def _code_and_sdk_fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(pipelines.__file__).resolve().parent.glob("*.py")):
+    for path in sorted(shared_package_dir("pipelines").glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in _SDK_DISTRIBUTIONS:
         try:
@@ -52,7 +51,7 @@ def cached_definition(inputs: TrainingPipelineInputs) -> str:
             return path.read_text()
         except OSError:
             pass
-    from pipelines.builder import build_definition
+    from mlstack.pipelines.builder import build_definition
 
     definition = build_definition(inputs)
     try:

@@ -1,7 +1,9 @@
 """Offline synthesis: run the real Pulumi program under the SDK's mocks and record it.
 
 No Pulumi CLI, no provider plugin, no AWS credentials: the program in
-`__main__.py` runs exactly as `pulumi preview` would run it, against a mock
+program (Pulumi.yaml's `main`, by default the project's `__main__.py`) runs exactly as
+`pulumi preview` would run it — from its own directory, that directory first on
+`sys.path`, the stack's config set — against a mock
 monitor that records every registered resource (type, name, parent, inputs and
 the options governance and diffs care about). Computed outputs (ids, ARNs) are
 derived from names and inputs only, so the same spec always gives the same plan.
@@ -9,11 +11,13 @@ derived from names and inputs only, so the same spec always gives the same plan.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import json
 import re
 import runpy
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -23,13 +27,14 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
-from ruamel.yaml import YAML
 
-from mlstack.feature_lock import additions, new_groups, read_lock
-from mlstack.naming import Names
-from mlstack.program import PROJECT_DIR, load_checked, spec_path
-from mlstack.serving import STAND_IN, resolve_serving
+from mlstack import shared_package_dir
+from mlstack.program import load_checked
+from mlstack.project import Project, display, find_project
 from mlstack.spec import EnvironmentSpec, SpecError
+from mlstack.spec.feature_lock import additions, new_groups, read_lock
+from mlstack.spec.naming import Names
+from mlstack.wiring.serving import STAND_IN, resolve_serving
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -50,7 +55,8 @@ class RecordedResource:
     inputs: dict[str, Any]
     options: dict[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, root: Path | None = None) -> dict[str, Any]:
+        """Plain JSON; file assets are shown relative to `root` (the project) or to mlstack."""
         return {
             "urn": self.urn,
             "type": self.type,
@@ -59,8 +65,8 @@ class RecordedResource:
             "custom": self.custom,
             "provider": self.provider,
             "dependencies": list(self.dependencies),
-            "inputs": _normalise(self.inputs),
-            "options": _normalise(self.options),
+            "inputs": _normalise(self.inputs, root),
+            "options": _normalise(self.options, root),
         }
 
 
@@ -72,6 +78,8 @@ class Plan:
     resources: tuple[RecordedResource, ...]
     outputs: dict[str, Any]
     seconds: float = field(compare=False)
+    root: Path | None = field(default=None, compare=False)
+    """The project directory the plan was made from."""
     schema_changes: dict[str, Any] = field(default_factory=dict)
     """Feature-group schema vs the lock: {"added": {group: [[name, type]]}, "new_groups": [...]}."""
 
@@ -89,25 +97,33 @@ class Plan:
         body = {
             "project": self.project,
             "stack": self.stack,
-            "resources": [r.as_dict() for r in self.resources],
-            "outputs": _normalise(self.outputs),
-            "feature_schema_changes": _normalise(self.schema_changes),
+            "resources": [r.as_dict(self.root) for r in self.resources],
+            "outputs": _normalise(self.outputs, self.root),
+            "feature_schema_changes": _normalise(self.schema_changes, self.root),
         }
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
-def _normalise(value: Any) -> Any:
+def _asset_path(path: Path, root: Path | None) -> str:
+    """A file asset's path that is the same in every clone and every install."""
+    if root is not None and path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    shared = shared_package_dir("pipelines")
+    if path.is_relative_to(shared):
+        return f"mlstack/pipelines/{path.relative_to(shared).as_posix()}"
+    return path.name
+
+
+def _normalise(value: Any, root: Path | None = None) -> Any:
     """Plain JSON values: secrets and unknowns marked, integral floats as ints."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
             return SECRET
-        return {str(k): _normalise(v) for k, v in value.items()}
+        return {str(k): _normalise(v, root) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_normalise(v) for v in value]
+        return [_normalise(v, root) for v in value]
     if isinstance(value, pulumi.asset.FileAsset):
-        # relative to the project, so plans are the same in every clone
-        path = Path(str(value.path))
-        return {"fileAsset": str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else path.name}
+        return {"fileAsset": _asset_path(Path(str(value.path)).resolve(), root)}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if value == _UNKNOWN_VALUE:
@@ -261,58 +277,34 @@ def _recording_monitor_class() -> type:
     return RecordingMonitor
 
 
-def read_stack_config(environment: str, project_dir: Path = PROJECT_DIR) -> tuple[str, dict[str, str]]:
-    """(project name, flat config) for a stack, as `pulumi` would hand them to the program."""
-    yaml = YAML(typ="safe", pure=True)
-    project_file = yaml.load((project_dir / "Pulumi.yaml").read_text())
-    project = str(project_file["name"])
-    config_dir = project_dir / str(project_file.get("stackConfigDir", "."))
-    stack_file = config_dir / f"Pulumi.{environment}.yaml"
-    if not stack_file.exists():
-        known = sorted(p.name.split(".")[1] for p in config_dir.glob("Pulumi.*.yaml"))
-        raise SpecError.single(
-            stack_file.relative_to(project_dir),
-            1,
-            1,
-            "",
-            f"no stack '{environment}' (stacks: {', '.join(known)})",
-        )
-    config: dict[str, str] = {}
-    for key, value in ((yaml.load(stack_file.read_text()) or {}).get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        config[full_key] = value if isinstance(value, str) else json.dumps(value)
-    # Defaults declared in Pulumi.yaml apply when the stack does not set them.
-    for key, declared in (project_file.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(declared, dict) and "default" in declared:
-            config.setdefault(full_key, str(declared["default"]))
-    return project, config
-
-
 def synthesize(
-    environment: str, spec: Path | None = None, project_dir: Path = PROJECT_DIR, registry_snapshot: Path | None = None
+    environment: str,
+    spec: Path | None = None,
+    project: Project | None = None,
+    registry_snapshot: Path | None = None,
 ) -> Plan:
-    """Run the program for one stack offline. Raises SpecError for a bad spec or stack.
+    """Run the program of one stack offline. Raises SpecError for a bad spec or stack.
 
-    Model versions come from `registry_snapshot` (see `mlstack models snapshot`) or,
-    without one, from the explicit offline stand-in: offline never calls AWS.
+    `project` defaults to the one found from the current directory (as every command
+    does). Model versions come from `registry_snapshot` (see `mlstack models snapshot`)
+    or, without one, from the explicit offline stand-in: offline never calls AWS.
     """
     started = time.perf_counter()
-    project, config = read_stack_config(environment, project_dir)
+    project = project or find_project()
+    stack = project.stack(environment)
+    config = dict(stack.config)
     if spec is not None:
-        config[f"{project}:spec"] = str(spec.resolve())
-    config[f"{project}:registry"] = str(registry_snapshot.resolve()) if registry_snapshot else STAND_IN
-    region = config.get("aws:region")
+        config["mlstack:spec"] = str(spec.resolve())
+    config["mlstack:registry"] = str(registry_snapshot.resolve()) if registry_snapshot else STAND_IN
+    region = stack.region
     if not region:
-        raise SpecError.single(f"stacks/Pulumi.{environment}.yaml", 1, 1, "config", "aws:region is not set")
-    stack_env = config.get(f"{project}:environment", environment)
-    env = load_checked(spec_path(config.get(f"{project}:spec"), project_dir), stack_env)
+        raise SpecError.single(stack.display, 1, 1, "config", "aws:region is not set (e.g. `aws:region: eu-west-1`)")
+    env = load_checked(project.resolve(config.get("mlstack:spec") or project.default_spec), stack.environment)
     # Resolve model versions first, so a problem is a located spec error, not a program failure.
-    resolve_serving(env, Names.for_environment(env, region), config[f"{project}:registry"])
-    main = project_dir / "__main__.py"
+    resolve_serving(env, Names.for_environment(env, region), config["mlstack:registry"])
     recorded, outputs = record(
-        lambda: runpy.run_path(str(main), run_name="__main__"),
-        project=project,
+        lambda: run_program(project),
+        project=project.name,
         stack=environment,
         region=region,
         account_id=env.account_id,
@@ -326,13 +318,45 @@ def synthesize(
     }
     return Plan(
         schema_changes=changes,
-        project=project,
+        project=project.name,
         stack=environment,
         environment=env,
         resources=tuple(recorded),
         outputs=outputs,
         seconds=time.perf_counter() - started,
+        root=project.root,
     )
+
+
+def run_program(project: Project) -> None:
+    """Run the project's program as Pulumi's Python host does: from its directory, which
+    `runpy` puts first on `sys.path`, as `__main__`. Modules the program imported from the
+    project are forgotten afterwards, so one process can plan several projects."""
+    program = project.program
+    if not program.exists():
+        raise SpecError.single(display(project.file), 1, 1, "main", f"the program {display(program)} does not exist")
+    if program.is_dir() and not (program / "__main__.py").is_file():
+        raise SpecError.single(
+            display(project.file),
+            1,
+            1,
+            "main",
+            f"no __main__.py in {display(program)}: a project's program is "
+            "`from mlstack.program import run` and `run()` (see `mlstack init`)",
+        )
+    before = set(sys.modules)
+    try:
+        with contextlib.chdir(project.program_dir):
+            runpy.run_path(str(program), run_name="__main__")
+    finally:
+        installed = Path(sys.prefix).resolve()  # a project's .venv may sit inside the project
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules[name], "__file__", None)
+            if not origin or name.partition(".")[0] == "mlstack":
+                continue
+            path = Path(origin).resolve()
+            if path.is_relative_to(project.root) and not path.is_relative_to(installed):
+                del sys.modules[name]
 
 
 def record(

@@ -15,11 +15,15 @@ from typing import Any
 
 import pulumi
 
-from mlstack.program import PROJECT_DIR
-from mlstack.synth import SECRET_SIG, SIG_KEY, Plan
+from mlstack import shared_package_dir
+from mlstack.plan.synth import SECRET_SIG, SIG_KEY, Plan
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "")
-CONFIG_DIR = PROJECT_DIR / "policies" / "config"
+
+
+def config_dir() -> Path:
+    """The installed pack's per-tier configs: the files `pulumi preview --policy-pack-config` takes."""
+    return shared_package_dir("policies") / "config"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class CheckResult:
     @property
     def failed(self) -> bool:
         return bool(self.report.mandatory)
+
+    def summary(self) -> str:
+        """Plain text, one line per mandatory violation: for assertion messages and logs."""
+        lines = [f"{v.policy}: {v.urn}: {v.message}" for v in sorted(self.report.mandatory, key=_order)]
+        verdict = "FAILED" if self.failed else "PASSED"
+        return "\n".join([f"{verdict} {self.plan.stack}: {len(lines)} mandatory violations", *lines])
 
     def to_json(self) -> str:
         return (
@@ -72,7 +82,7 @@ def _order(violation: Any) -> tuple[int, str, str, str]:
 
 
 def config_for(tier: str, override: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    path = override or CONFIG_DIR / f"{tier}.json"
+    path = override or config_dir() / f"{tier}.json"
     return path, json.loads(path.read_text())
 
 
@@ -90,8 +100,8 @@ def _as_engine_sends(value: Any) -> Any:
 
 
 def check_plan(plan: Plan, config_override: Path | None = None) -> CheckResult:
-    from policies.rules import ALL_POLICIES
-    from policies.testing import Resource, run_pack
+    from mlstack.policies.rules import ALL_POLICIES
+    from mlstack.policies.testing import Resource, run_pack
 
     started = time.perf_counter()
     path, config = config_for(plan.environment.tier, config_override)

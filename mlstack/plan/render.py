@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from mlstack.check import SEVERITY_ORDER, CheckResult
-from mlstack.synth import PHYSICAL_NAME_KEYS, Plan, RecordedResource
+from mlstack.plan.check import SEVERITY_ORDER, CheckResult
+from mlstack.plan.synth import PHYSICAL_NAME_KEYS, Plan, RecordedResource
 
 
 def _label(resource: RecordedResource) -> str:

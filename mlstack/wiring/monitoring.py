@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pulumi
 
-from components.alerting import ModelAlerting, ModelAlertingArgs
-from components.endpoint import Endpoint
-from components.foundation import Foundation
-from components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
-from components.k8s_serving import KubernetesServing
-from components.monitoring import DataQualityMonitor, DataQualityMonitorArgs
-from components.quality_monitoring import (
+from mlstack.components.alerting import ModelAlerting, ModelAlertingArgs
+from mlstack.components.endpoint import Endpoint
+from mlstack.components.foundation import Foundation
+from mlstack.components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
+from mlstack.components.k8s_serving import KubernetesServing
+from mlstack.components.monitoring import DataQualityMonitor, DataQualityMonitorArgs
+from mlstack.components.quality_monitoring import (
     AnalysisConfigLocation,
     BiasMonitor,
     BiasMonitorArgs,
@@ -30,11 +30,11 @@ from components.quality_monitoring import (
     ModelQualityMonitor,
     ModelQualityMonitorArgs,
 )
-from mlstack.naming import Names, fit
-from mlstack.serving import ROLLBACK_ALARMS, ServingChoice
+from mlstack.pipelines import layout
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
-from mlstack.training import has_drift_alarm
-from pipelines import layout
+from mlstack.spec.naming import Names, fit
+from mlstack.wiring.serving import ROLLBACK_ALARMS, ServingChoice
+from mlstack.wiring.training import has_drift_alarm
 
 
 @cache

@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlstack.model_versions import APPROVED, snapshot_from_live
+from mlstack.cli.options import ProjectOption, project_for, stack_spec
+from mlstack.registry.versions import APPROVED, snapshot_from_live
 
 models_app = typer.Typer(
     name="models", help="Snapshot and approve registered model versions (boto3).", no_args_is_help=True
@@ -23,16 +24,16 @@ models_app = typer.Typer(
 out = Console()
 
 
-def _context(environment: str, spec: Path | None):  # type: ignore[no-untyped-def]
-    from mlstack.naming import Names
-    from mlstack.program import PROJECT_DIR, spec_path
-    from mlstack.spec import load_environment
-    from mlstack.synth import read_stack_config
+def _context(environment: str, spec: Path | None, project: Path | None):  # type: ignore[no-untyped-def]
+    """The environment of a stack of the project, and its physical names (the stack's region)."""
+    from mlstack.spec import SpecError, load_environment
+    from mlstack.spec.naming import Names
 
-    project, config = read_stack_config(environment, PROJECT_DIR)
-    path = spec or spec_path(config.get(f"{project}:spec"), PROJECT_DIR)
-    env = load_environment(path, config.get(f"{project}:environment", environment))
-    return env, Names.for_environment(env, config["aws:region"])
+    stack = project_for(project).stack(environment)
+    env = load_environment(stack_spec(stack, spec), stack.environment)
+    if not stack.region:
+        raise SpecError.single(stack.display, 1, 1, "config", "aws:region is not set (e.g. `aws:region: eu-west-1`)")
+    return env, Names.for_environment(env, stack.region)
 
 
 def _client(region: str):  # type: ignore[no-untyped-def]
@@ -46,9 +47,10 @@ def snapshot(
     environment: Annotated[str, typer.Argument(help="Environment whose registry to read.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Snapshot file to write.")],
     spec: Annotated[Path | None, typer.Option("--spec", dir_okay=False)] = None,
+    project: ProjectOption = None,
 ) -> None:
     """Write the environment's model package groups as a registry snapshot (JSON)."""
-    env, names = _context(environment, spec)
+    env, names = _context(environment, spec, project)
     groups = [names.model_package_group(m.name) for m in env.spec.models]
     body = snapshot_from_live(_client(names.region), groups)
     output.write_text(json.dumps(body, indent=2, sort_keys=True, default=str) + "\n")
@@ -64,9 +66,10 @@ def approve(
     version: Annotated[int, typer.Option("--version", min=1, help="Version number in the package group.")],
     reason: Annotated[str, typer.Option("--reason", help="Why it may serve users (kept as the audit trail).")],
     spec: Annotated[Path | None, typer.Option("--spec", dir_okay=False)] = None,
+    project: ProjectOption = None,
 ) -> None:
     """Approve a registered version for deployment, with a reason."""
-    env, names = _context(environment, spec)
+    env, names = _context(environment, spec, project)
     if model not in {m.name for m in env.spec.models}:
         raise typer.BadParameter(f"no model '{model}' in the spec", param_hint="MODEL")
     if not reason.strip():

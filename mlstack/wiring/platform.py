@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.endpoint import Endpoint
-from components.feature_store import FeatureGroupArgs, FeatureStore, FeatureStoreArgs
-from components.foundation import Foundation, FoundationArgs
-from components.k8s_serving import KubernetesServing
-from components.mlflow_server import MlflowServer, MlflowServerArgs
-from components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
-from components.training import TrainingPipeline
-from mlstack.monitoring import build_alerting, build_monitor, build_prometheus, build_quality_monitors
-from mlstack.naming import Names, required_tags
-from mlstack.serving import (
+from mlstack.components.endpoint import Endpoint
+from mlstack.components.feature_store import FeatureGroupArgs, FeatureStore, FeatureStoreArgs
+from mlstack.components.foundation import Foundation, FoundationArgs
+from mlstack.components.k8s_serving import KubernetesServing
+from mlstack.components.mlflow_server import MlflowServer, MlflowServerArgs
+from mlstack.components.model_registry import ModelCardArgs, ModelRegistry, ModelRegistryArgs
+from mlstack.components.training import TrainingPipeline
+from mlstack.spec import EnvironmentSpec, ModelSpec
+from mlstack.spec.naming import Names, required_tags
+from mlstack.wiring.monitoring import build_alerting, build_monitor, build_prometheus, build_quality_monitors
+from mlstack.wiring.serving import (
     ServingChoice,
     build_endpoint,
     build_kubernetes,
@@ -28,8 +29,7 @@ from mlstack.serving import (
     version_output,
     warn,
 )
-from mlstack.spec import EnvironmentSpec, ModelSpec
-from mlstack.training import build_training, check_scripts
+from mlstack.wiring.training import build_training, check_scripts
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pipelines import layout
+from mlstack.pipelines import layout
 
 APPROVED, PENDING, REJECTED = "Approved", "PendingManualApproval", "Rejected"
 STATUSES = (APPROVED, PENDING, REJECTED)

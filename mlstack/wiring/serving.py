@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.endpoint import (
+from mlstack.components.endpoint import (
     AlarmArgs,
     AutoscalingArgs,
     DataCaptureArgs,
@@ -24,9 +24,10 @@ from components.endpoint import (
     RolloutArgs,
     VariantArgs,
 )
-from components.foundation import Foundation
-from components.k8s_serving import KubernetesServing, KubernetesServingArgs
-from mlstack.model_versions import (
+from mlstack.components.foundation import Foundation
+from mlstack.components.k8s_serving import KubernetesServing, KubernetesServingArgs
+from mlstack.pipelines import layout
+from mlstack.registry.versions import (
     LiveRegistry,
     ResolvedVersion,
     SnapshotRegistry,
@@ -34,9 +35,8 @@ from mlstack.model_versions import (
     resolve,
     stand_in,
 )
-from mlstack.naming import Names, fit
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
-from pipelines import layout
+from mlstack.spec.naming import Names, fit
 
 LIVE = "live"
 STAND_IN = "stand-in"
