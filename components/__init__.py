@@ -2,5 +2,5 @@
 
 Each component takes `(name, args, opts)`, knows nothing of mlstack's spec, and
 parents every child to itself. Import them from their modules, e.g.
-`from components.foundation import Foundation, FoundationArgs`.
+`from mlstack.components.foundation import Foundation, FoundationArgs`.
 """

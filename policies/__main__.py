@@ -1,7 +1,7 @@
 """The CrossGuard policy pack: `pulumi preview --policy-pack policies [--policy-pack-config policies/config/prod.json]`.
 
 The only place a PolicyPack is constructed: constructing one starts the analyzer's
-gRPC server and blocks, so importing `policies.rules` (as `mlstack check` and the
+gRPC server and blocks, so importing the rules (as `mlstack check` and the
 tests do) never does.
 """
 

@@ -132,3 +132,24 @@ def run_program(spec_file: Path, environment: str = "dev") -> None:
         _sync_await(run_pulumi_func(lambda: program.run(ROOT)))
 
     contextvars.Context().run(run)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the `mlstack` console entry point in-process: (exit code, stdout, stderr)."""
+    from mlstack.cli import main
+
+    def run(*args: str, cwd: Path) -> tuple[int, str, str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr("sys.argv", ["mlstack", *args])
+        monkeypatch.setenv("COLUMNS", "200")
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

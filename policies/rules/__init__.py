@@ -2,7 +2,7 @@
 
 `policies/__main__.py` hands ALL_POLICIES to a PolicyPack for `pulumi preview
 --policy-pack policies`; `mlstack check` and the tests run them in-process through
-`policies.testing`.
+`mlstack.policies.testing`.
 """
 
 from pulumi_policy import Policy

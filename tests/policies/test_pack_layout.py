@@ -22,11 +22,26 @@ def test_pack_files_exist() -> None:
 
 
 def test_importing_the_rules_starts_no_server() -> None:
-    probe = "import policies.rules, policies.testing; print(len(policies.rules.ALL_POLICIES))"
+    probe = "import mlstack.policies.rules, mlstack.policies.testing; print(len(mlstack.policies.rules.ALL_POLICIES))"
     result = subprocess.run(
         [sys.executable, "-c", probe], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and int(result.stdout) == len(ALL_POLICIES)
+
+
+def test_the_pack_imports_its_rules_without_mlstack() -> None:
+    """The engine runs __main__.py in the pack's own virtualenv: the rules import from beside it."""
+    # mlstack is made unimportable, as it is in the pack's own virtualenv.
+    probe = (
+        f"import sys; sys.modules['mlstack'] = None; sys.path.insert(0, {str(PACK)!r}); "
+        "import rules; print(len(rules.ALL_POLICIES))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", probe], check=False, cwd=PACK, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == len(ALL_POLICIES)
+    assert "sys.path.insert(0, str(Path(__file__).resolve().parent))" in (PACK / "__main__.py").read_text()
 
 
 def test_only_main_constructs_a_policy_pack() -> None:
