@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from mlstack.spec import SpecError
+from mlstack.spec.errors import display_path as display
 
 PROJECT_FILE = "Pulumi.yaml"
 DEFAULT_SPEC = "mlstack.yaml"
@@ -29,14 +30,6 @@ CONFIG_NAMESPACE = "mlstack"
 
 class ProjectNotFound(Exception):
     """No Pulumi project where one was looked for."""
-
-
-def display(path: Path) -> str:
-    """A path as the user typed it: relative to the current directory when below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _load_yaml(path: Path) -> tuple[CommentedMap, str]:

@@ -33,6 +33,14 @@ class SpecError(Exception):
         return cls([Problem(str(file), line, column, path, message)])
 
 
+def display_path(path: Path) -> str:
+    """A path as the user typed it: relative to the current directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def format_path(parts: tuple[str | int, ...]) -> str:
     """('models', 1, 'serving') -> 'models[1].serving'."""
     out = ""

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from .errors import Problem, SpecError, format_path
+from .errors import Problem, SpecError, display_path, format_path
 from .locate import locate, to_problems
 from .overlay import merge, to_plain
 from .project_spec import TIERS, ProjectSpec, SpecFile, Tier
@@ -57,16 +57,9 @@ class EnvironmentSpec:
         return Problem(self.display or str(self.source), line + 1, column + 1, format_path(parts), message)
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def read_document(path: Path) -> SpecDocument:
     """Parse the YAML (keeping positions) and split base from overlays."""
-    display = _display(path)
+    display = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
