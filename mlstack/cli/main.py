@@ -50,6 +50,7 @@ def _root(
 
 
 def _add_subcommands() -> None:
+    from mlstack.cli.diff import diff
     from mlstack.cli.init import init
     from mlstack.cli.models import models_app
     from mlstack.cli.policy_pack import policy_pack_app
@@ -57,6 +58,7 @@ def _add_subcommands() -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(policy_pack_app, name="policy-pack")
     app.command()(init)
+    app.command()(diff)
 
 
 _add_subcommands()
@@ -131,6 +133,10 @@ def plan(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")] = None,
     registry_snapshot: SnapshotOption = None,
     project: ProjectOption = None,
+    with_check: Annotated[
+        bool,
+        typer.Option("--check", help="With --json: include the governance check of the plan (as mlstack diff uses)."),
+    ] = False,
 ) -> None:
     """Run the Pulumi program for a stack offline (mocks, no cloud) and show what it creates."""
     from mlstack.plan.render import plan_view
@@ -138,7 +144,9 @@ def plan(
 
     result = synthesize(environment, spec=spec, project=project_for(project), registry_snapshot=registry_snapshot)
     if json_output:
-        text = result.to_json()
+        from mlstack.plan.check import check_plan
+
+        text = result.to_json({"governance": check_plan(result).as_dict()} if with_check else None)
         if output:
             output.write_text(text)
         else:

@@ -44,36 +44,30 @@ class CheckResult:
         verdict = "FAILED" if self.failed else "PASSED"
         return "\n".join([f"{verdict} {self.plan.stack}: {len(lines)} mandatory violations", *lines])
 
-    def to_json(self) -> str:
-        return (
-            json.dumps(
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.plan.stack,
+            "tier": self.plan.environment.tier,
+            "config": self.config_path.name,
+            "rules": self.rules,
+            "resources": len(self.plan.resources),
+            "passed": not self.failed,
+            "violations": [
                 {
-                    "stack": self.plan.stack,
-                    "tier": self.plan.environment.tier,
-                    "config": self.config_path.name,
-                    "rules": self.rules,
-                    "resources": len(self.plan.resources),
-                    "passed": not self.failed,
-                    "violations": [
-                        {
-                            "policy": v.policy,
-                            "level": v.level,
-                            "severity": v.severity,
-                            "urn": v.urn,
-                            "message": v.message,
-                            "fix": v.fix,
-                        }
-                        for v in sorted(self.report.violations, key=_order)
-                    ],
-                    "not_evaluated": [
-                        {"policy": p, "urn": u, "reason": r} for p, u, r in sorted(self.report.not_evaluated)
-                    ],
-                },
-                indent=2,
-                sort_keys=True,
-            )
-            + "\n"
-        )
+                    "policy": v.policy,
+                    "level": v.level,
+                    "severity": v.severity,
+                    "urn": v.urn,
+                    "message": v.message,
+                    "fix": v.fix,
+                }
+                for v in sorted(self.report.violations, key=_order)
+            ],
+            "not_evaluated": [{"policy": p, "urn": u, "reason": r} for p, u, r in sorted(self.report.not_evaluated)],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n"
 
 
 def _order(violation: Any) -> tuple[int, str, str, str]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import hmac
 import json
+import os
 import re
 import runpy
 import sys
@@ -28,7 +30,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
-from mlstack import shared_package_dir
+from mlstack import __version__, shared_package_dir
 from mlstack.program import load_checked
 from mlstack.project import Project, display, find_project
 from mlstack.spec import EnvironmentSpec, SpecError
@@ -92,16 +94,30 @@ class Plan:
             raise KeyError(f"{len(matches)} resources end with {urn_suffix!r}")
         return matches[0]
 
-    def to_json(self) -> str:
-        """Sorted, byte-identical for the same program, spec and config."""
-        body = {
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON: what `mlstack plan --json` writes and `mlstack diff` compares."""
+        env = self.environment
+        spec = Path(env.source).resolve()
+        return {
             "project": self.project,
             "stack": self.stack,
+            "environment": {
+                "name": env.name,
+                "tier": env.tier,
+                "account_id": env.account_id,
+                "protect_stateful": env.protect_stateful,
+                "spec": _asset_path(spec, self.root),
+                "spec_sha256": hashlib.sha256(spec.read_bytes()).hexdigest() if spec.is_file() else None,
+            },
+            "mlstack": __version__,
             "resources": [r.as_dict(self.root) for r in self.resources],
             "outputs": _normalise(self.outputs, self.root),
             "feature_schema_changes": _normalise(self.schema_changes, self.root),
         }
-        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+    def to_json(self, extra: dict[str, Any] | None = None) -> str:
+        """Sorted, byte-identical for the same program, spec and config."""
+        return json.dumps({**self.as_dict(), **(extra or {})}, indent=2, sort_keys=True) + "\n"
 
 
 def _asset_path(path: Path, root: Path | None) -> str:
@@ -114,11 +130,20 @@ def _asset_path(path: Path, root: Path | None) -> str:
     return path.name
 
 
+def _secret(value: Any) -> str:
+    """`[secret]`; within one `mlstack diff` (its key in the environment) a digest both sides can compare."""
+    key = os.environ.get("MLSTACK_SECRET_DIGEST_KEY")
+    if not key:
+        return SECRET
+    digest = hmac.new(key.encode(), json.dumps(value, sort_keys=True, default=str).encode(), hashlib.sha256)
+    return f"[secret:{digest.hexdigest()[:16]}]"
+
+
 def _normalise(value: Any, root: Path | None = None) -> Any:
     """Plain JSON values: secrets and unknowns marked, integral floats as ints."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
-            return SECRET
+            return _secret(value.get("value"))
         return {str(k): _normalise(v, root) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_normalise(v, root) for v in value]
@@ -232,14 +257,24 @@ def _recording_monitor_class() -> type:
             super().__init__(mocks)
             self.recorded: list[RecordedResource] = []
 
-        def make_urn(self, parent: str, type_: str, name: str) -> str:
+        def make_urn(self, parent: str, type_: str, name: str, stack: str = "", project: str = "") -> str:
             # As the engine builds URNs: the parent's full qualified type, and no
             # root-stack prefix (the SDK's mock keeps only the parent's last type).
             if parent:
                 qualified = parent.split("::")[2]
                 if qualified != "pulumi:pulumi:Stack":
                     type_ = f"{qualified}${type_}"
-            return f"urn:pulumi:{stack_name()}::{project_name()}::{type_}::{name}"
+            return f"urn:pulumi:{stack or stack_name()}::{project or project_name()}::{type_}::{name}"
+
+        def alias_urn(self, request: Any, alias: Any) -> str:
+            """An alias as the URN the engine matches old state by (spec aliases default to this resource's parts)."""
+            if alias.urn:
+                return str(alias.urn)
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            return self.make_urn(
+                parent, spec.type or request.type, spec.name or request.name, stack=spec.stack, project=spec.project
+            )
 
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
@@ -257,7 +292,7 @@ def _recording_monitor_class() -> type:
                 "custom_timeouts": {
                     k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)
                 },
-                "aliases": sorted(a.urn or a.spec.name for a in request.aliases if a.urn or a.spec.name),
+                "aliases": sorted(self.alias_urn(request, alias) for alias in request.aliases),
             }
             self.recorded.append(
                 RecordedResource(
