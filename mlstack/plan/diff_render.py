@@ -34,9 +34,11 @@ class Provenance:
         environment = diff.head.get("environment") or diff.base.get("environment") or {}
         spec = environment.get("spec") or "?"
         digest = (environment.get("spec_sha256") or "")[:12]
+        stack_file = environment.get("stack_file")
         return (
             f"base: {self.base} · head: {self.head} · spec {spec}"
             + (f" (sha256 {digest})" if digest else "")
+            + (f", stack {stack_file}" if stack_file else "")
             + f" · planned offline by the installed mlstack {self.mlstack} (both sides)"
         )
 

@@ -82,6 +82,7 @@ class Plan:
     seconds: float = field(compare=False)
     root: Path | None = field(default=None, compare=False)
     """The project directory the plan was made from."""
+    stack_file: Path | None = field(default=None, compare=False)
     schema_changes: dict[str, Any] = field(default_factory=dict)
     """Feature-group schema vs the lock: {"added": {group: [[name, type]]}, "new_groups": [...]}."""
 
@@ -108,6 +109,7 @@ class Plan:
                 "protect_stateful": env.protect_stateful,
                 "spec": _asset_path(spec, self.root),
                 "spec_sha256": hashlib.sha256(spec.read_bytes()).hexdigest() if spec.is_file() else None,
+                "stack_file": _asset_path(self.stack_file.resolve(), self.root) if self.stack_file else None,
             },
             "mlstack": __version__,
             "resources": [r.as_dict(self.root) for r in self.resources],
@@ -360,6 +362,7 @@ def synthesize(
         outputs=outputs,
         seconds=time.perf_counter() - started,
         root=project.root,
+        stack_file=stack.file,
     )
 
 
