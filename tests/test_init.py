@@ -18,6 +18,9 @@ from tests.conftest import ROOT
 
 GENERATED = [
     ".copier-answers.yml",
+    ".github/workflows/deploy.yml",
+    ".github/workflows/pr-comment.yml",
+    ".github/workflows/pr.yml",
     ".gitignore",
     "Pulumi.yaml",
     "README.md",
@@ -74,12 +77,12 @@ def test_the_new_project_validates_plans_and_passes_governance_in_prod(demo: Pat
 def test_the_cli_scaffolds_and_refuses_a_non_empty_directory(cli, tmp_path: Path) -> None:
     code, out, err = cli("init", "fraud", "--name", "fraud-ml", "--defaults", "--region", "us-west-2", cwd=tmp_path)
     assert code == 0, err
-    assert "created fraud: project fraud-ml, 12 files" in out
+    assert "created fraud: project fraud-ml, 15 files" in out
     assert "aws:region: us-west-2" in (tmp_path / "fraud" / "stacks" / "Pulumi.prod.yaml").read_text()
     before = _files(tmp_path / "fraud")
     code, _, err = cli("init", "fraud", "--name", "other-ml", "--defaults", cwd=tmp_path)
     assert code == 2
-    assert "Invalid value for DIR: fraud is not empty (.copier-answers.yml, .gitignore," in err
+    assert "Invalid value for DIR: fraud is not empty (.copier-answers.yml, .github, .gitignore," in err
     assert "or pass --force" in err
     assert _files(tmp_path / "fraud") == before and "fraud-ml" in (tmp_path / "fraud" / "Pulumi.yaml").read_text()
     code, _, err = cli("init", "fraud", "--name", "other-ml", "--defaults", "--force", cwd=tmp_path)

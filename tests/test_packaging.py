@@ -112,21 +112,37 @@ def test_a_new_project_from_the_installed_wheel(venv: Path, tmp_path: Path) -> N
     (demo / "pipelines").mkdir()
     (demo / "pipelines" / "__init__.py").write_text("raise ImportError('the user project pipelines package')\n")
 
-    validate = _run(bin_dir / "mlstack", "validate", cwd=demo, env=env)
-    assert validate.returncode == 0, validate.stderr
-    for stack in ("dev", "staging", "prod"):
-        plan = _run(bin_dir / "mlstack", "plan", stack, "--json", cwd=demo, env=env)
-        assert plan.returncode == 0, plan.stderr
-        text = plan.stdout
-        assert json.loads(text)["project"] == "demo-ml" and "card-fraud" not in text, stack
-        assert '"fileAsset": "mlstack/pipelines/steps/train.py"' in text
-    check = _run(bin_dir / "mlstack", "check", "prod", cwd=demo, env=env)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert "PASSED prod" in check.stdout
+    # The project's own tests first: one process builds every stack's pipeline definitions
+    # (one SageMaker SDK import), which the commands below then read from the cache.
     tests = _run(bin_dir / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=demo, env=env)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "6 passed" in tests.stdout
 
+    # The independent commands at once (2 cores): validate, a plan of every stack, check prod.
+    commands = {
+        "validate": ["validate"],
+        **{stack: ["plan", stack, "--json"] for stack in ("dev", "staging", "prod")},
+        "check": ["check", "prod"],
+    }
+    running = {
+        key: subprocess.Popen(
+            [str(bin_dir / "mlstack"), *args],
+            cwd=demo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for key, args in commands.items()
+    }
+    results = {key: (process.communicate(timeout=300), process.returncode) for key, process in running.items()}
+    for key, ((stdout, stderr), code) in results.items():
+        assert code == 0, f"{key}: {stdout}{stderr}"
+    for stack in ("dev", "staging", "prod"):
+        text = results[stack][0][0]
+        assert json.loads(text)["project"] == "demo-ml" and "card-fraud" not in text, stack
+        assert '"fileAsset": "mlstack/pipelines/steps/train.py"' in text
+    assert "PASSED prod" in results["check"][0][0]
     pack = _run(bin_dir / "mlstack", "policy-pack", "path", cwd=demo, env=env)
     pack_dir = Path(pack.stdout.strip())
     assert pack_dir.is_relative_to(venv) and (pack_dir / "PulumiPolicy.yaml").is_file()
