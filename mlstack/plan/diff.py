@@ -13,25 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlstack.plan.physical_names import PHYSICAL_NAME_KEYS
 from mlstack.plan.replacement import STATEFUL_TYPES, Verdict, classify
 
 OPS = ("create", "update", "replace", "delete", "same")
 SYMBOL = {"create": "+", "update": "~", "replace": "±", "delete": "-", "same": " "}
-# Input keys that hold a resource's own physical name, by resource kind (a changed one always replaces).
-NAME_KEYS = (
-    "name",
-    "bucket",
-    "featureGroupName",
-    "modelPackageGroupName",
-    "modelCardName",
-    "trackingServerName",
-    "endpointName",
-    "pipelineName",
-    "monitoringScheduleName",
-    "alarmName",
-    "dashboardName",
-    "jobDefinitionName",
-)
+# A changed physical name always replaces (aws-native job definitions name themselves too).
+NAME_KEYS = (*PHYSICAL_NAME_KEYS, "jobDefinitionName")
 _SECRET = re.compile(r"^\[secret(:[0-9a-f]+)?\]$")
 
 

@@ -186,7 +186,8 @@ def _details(diff: Diff) -> list[str]:
     changed = [s for s in diff.steps if s.changes]
     if not changed:
         return []
-    lines = [f"<details><summary>Property changes ({len(changed)} resources)</summary>", ""]
+    noun = "resource" if len(changed) == 1 else "resources"
+    lines = [f"<details><summary>Property changes ({len(changed)} {noun})</summary>", ""]
     for step in changed:
         lines += [
             f"#### {SYMBOL[step.op]} {step.name} ({_code(step.type)})",

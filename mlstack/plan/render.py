@@ -10,7 +10,8 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mlstack.plan.check import SEVERITY_ORDER, CheckResult
-from mlstack.plan.synth import PHYSICAL_NAME_KEYS, Plan, RecordedResource
+from mlstack.plan.physical_names import PHYSICAL_NAME_KEYS
+from mlstack.plan.synth import Plan, RecordedResource
 
 
 def _label(resource: RecordedResource) -> str:

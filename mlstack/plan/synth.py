@@ -31,6 +31,7 @@ import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from mlstack import __version__, shared_package_dir
+from mlstack.plan.physical_names import PHYSICAL_NAME_KEYS
 from mlstack.program import load_checked
 from mlstack.project import Project, display, find_project
 from mlstack.spec import EnvironmentSpec, SpecError
@@ -157,21 +158,6 @@ def _normalise(value: Any, root: Path | None = None) -> Any:
         return UNKNOWN
     return value
 
-
-# Inputs that carry a resource's own physical name, by preference.
-PHYSICAL_NAME_KEYS = (
-    "name",
-    "bucket",
-    "featureGroupName",
-    "modelPackageGroupName",
-    "modelCardName",
-    "trackingServerName",
-    "endpointName",
-    "pipelineName",
-    "monitoringScheduleName",
-    "alarmName",
-    "dashboardName",
-)
 
 # ARN formats where AWS does not follow `arn:aws:<service>:<region>:<account>:<kind>/<name>`.
 _ARN_FORMATS = {
