@@ -46,7 +46,10 @@ def sagemaker_job_statements(region: pulumi.Input[str], account_id: pulumi.Input
             "Effect": "Allow",
             "Action": "cloudwatch:PutMetricData",
             "Resource": "*",
-            "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMaker*"]}},
+            # aws/sagemaker/Endpoints/*: where Model Monitor's jobs publish drift (the model-monitor engine).
+            "Condition": {
+                "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMaker*", "aws/sagemaker/Endpoints/*"]}
+            },
         },
         {
             # GetAuthorizationToken has no resource-level permissions.

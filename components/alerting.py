@@ -47,6 +47,17 @@ CADENCE_SECONDS = {"hourly": 3600, "every_6_hours": 21600, "every_12_hours": 432
 
 
 @dataclass(frozen=True, kw_only=True)
+class DriftMetric:
+    """One metric that already aggregates every feature's drift (mlstack's monitor publishes one)."""
+
+    namespace: str
+    metric_name: str
+    dimensions: Mapping[str, str]
+    feature_metric_name: str | None = None
+    """Per-feature metric in the same namespace (extra dimension `Feature`), graphed on the dashboard."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelAlertingArgs:
     endpoint_name: str
     """Name of the monitored SageMaker endpoint."""
@@ -66,8 +77,10 @@ class ModelAlertingArgs:
     """Physical name of the alerts SNS topic."""
     drift_alarm_name: str
     """Physical name of the drift alarm; the retraining rule listens for exactly this name."""
-    features: Sequence[str]
-    """Feature (column) names as Model Monitor names them in the baseline statistics."""
+    features: Sequence[str] = ()
+    """Feature (column) names as Model Monitor names them in the baseline statistics (Model Monitor only)."""
+    drift_metric: DriftMetric | None = None
+    """Alarm on this aggregated drift metric instead of Model Monitor's per-feature metrics."""
     dashboard_name: str
     """Physical name of the CloudWatch dashboard."""
     subscribers: Sequence[tuple[str, str]] = ()
@@ -107,8 +120,8 @@ class ModelAlerting(pulumi.ComponentResource):
         super().__init__("mlstack:monitoring:ModelAlerting", name, None, opts)
         if args.cadence not in CADENCE_SECONDS:
             raise ValueError(f"cadence must be one of {', '.join(CADENCE_SECONDS)}")
-        if not args.features or len(set(args.features)) != len(args.features):
-            raise ValueError("features must be a non-empty list of distinct names")
+        if args.drift_metric is None and (not args.features or len(set(args.features)) != len(args.features)):
+            raise ValueError("features must be a non-empty list of distinct names (or give drift_metric)")
         self.topic = NotificationTopic(
             f"{name}-alerts",
             NotificationTopicArgs(
@@ -151,7 +164,8 @@ class ModelAlerting(pulumi.ComponentResource):
         period = CADENCE_SECONDS[args.cadence]
         dims = {"Endpoint": args.endpoint_name, "MonitoringSchedule": args.monitoring_schedule_name}
         parts = []
-        for index, chunk in enumerate(drift_chunks(args.features)):
+        chunks: list[list[str]] = drift_chunks(args.features) if args.drift_metric is None else [["all features"]]
+        for index, chunk in enumerate(chunks):
             queries: list[dict[str, Any]] = [
                 {
                     "id": f"f{i}",
@@ -167,6 +181,21 @@ class ModelAlerting(pulumi.ComponentResource):
                 }
                 for i, feature in enumerate(chunk)
             ]
+            if args.drift_metric is not None:
+                queries = [
+                    {
+                        "id": "f0",
+                        "label": args.drift_metric.metric_name,
+                        "return_data": False,
+                        "metric": {
+                            "namespace": args.drift_metric.namespace,
+                            "metric_name": args.drift_metric.metric_name,
+                            "dimensions": dict(args.drift_metric.dimensions),
+                            "period": period,
+                            "stat": "Maximum",
+                        },
+                    }
+                ]
             ids = ", ".join(q["id"] for q in queries)
             queries.append({"id": "drift", "expression": f"MAX([{ids}])", "label": "max drift", "return_data": True})
             parts.append(
@@ -269,7 +298,19 @@ def dashboard_body(args: ModelAlertingArgs, alarm_arns: Sequence[str]) -> str:
         [ENDPOINT_NAMESPACE, "ModelLatency", *ep, {"stat": p, "label": f"ModelLatency {p} (µs)"}]
         for p in ("p50", "p90", "p99")
     ]
-    drift = [[DRIFT_NAMESPACE, f"{DRIFT_METRIC_PREFIX}{f}", *mon, {"label": f}] for f in args.features]
+    drift: list[Any] = [[DRIFT_NAMESPACE, f"{DRIFT_METRIC_PREFIX}{f}", *mon, {"label": f}] for f in args.features]
+    source = args.drift_metric
+    if source is not None:
+        dims = [part for item in sorted(source.dimensions.items()) for part in item]
+        drift = [[source.namespace, source.metric_name, *dims, {"label": "max over features"}]]
+        if source.feature_metric_name:
+            filters = " ".join(f'{k}="{v}"' for k, v in sorted(source.dimensions.items()))
+            keys = ",".join([*sorted(source.dimensions), "Feature"])
+            search = (
+                f"SEARCH('{{{source.namespace},{keys}}} MetricName=\"{source.feature_metric_name}\" {filters}', "
+                f"'Maximum', {CADENCE_SECONDS[args.cadence]})"
+            )
+            drift.append([{"expression": search, "label": "per feature", "id": "features"}])
     widgets: list[dict[str, Any]] = [
         metric("Invocations", [[ENDPOINT_NAMESPACE, "Invocations", *ep]]),
         metric("Model latency (microseconds)", latency, stat="p99", yAxis={"left": {"label": "µs"}}),

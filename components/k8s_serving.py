@@ -10,23 +10,46 @@ aws/aws-cli#5106), then `busybox` unpacks it. The `kserve` runtime renders a
 Deployment/Service/HPA/PDB; KServe's own storage initializer fetches and unpacks the artifact into
 /mnt/models, and KServe owns the pods' lifecycle, so no PDB is rendered for it.
 
-Kubernetes has no tags: the caller's `labels` (project, environment, owner, cost-centre...) go on
-every object's metadata.labels, values sanitised by `label_value`.
+Credentials (IRSA only). The artifact download — our `fetch-model` init container, or KServe's
+storage initializer — gets AWS credentials through IAM Roles for Service Accounts: EKS's webhook
+sees the service account's `eks.amazonaws.com/role-arn` annotation and gives the pod a projected
+web-identity token, which the AWS SDKs exchange with STS (HTTPS, 443) for the role's credentials.
+Either the caller names an existing role (`role_arn`), or gives the cluster's IAM OIDC provider
+(`oidc_provider_arn`) and the component creates the role as a child (`{name}-role`, its permissions
+`{name}-role-policy`): trusted, with `sts:AssumeRoleWithWebIdentity` and `aud` sts.amazonaws.com, by
+exactly `system:serviceaccount:<namespace>:<app_name>`; allowed s3:GetObject on the artifact (or
+`artifact_read_prefix`) and kms:Decrypt of `kms_key_arn` through S3 in `region` only (the kserve
+runtime adds s3:ListBucket: the storage initializer checks the bucket and lists the artifact's prefix).
 
-The Kubernetes provider (cluster, kubeconfig) comes from the caller through `opts`.
+The NetworkPolicy allows egress to kube-dns (53) and HTTPS (443) only. IRSA needs nothing more (STS
+is HTTPS), so no port-80 rule exists: the EC2 instance metadata service (169.254.169.254,
+fd00:ec2::254) stays unreachable — pods never borrow the node's role — and so does the EKS Pod
+Identity agent (169.254.170.23, fd00:ec2::23), which this component does not use. The HTTPS rule
+also carves the link-local and AWS host-local ranges (169.254.0.0/16, fd00:ec2::/32) out of every
+CIDR that contains them, so the endpoints stay closed even if that rule's ports ever change.
+
+Kubernetes has no tags: the caller's `labels` (project, environment, owner, cost-centre...) go on
+every object's metadata.labels, values sanitised by `label_value`. The created IAM role carries
+`tags`.
+
+The Kubernetes provider (cluster, kubeconfig) comes from the caller through `opts`; the IAM role
+uses the AWS provider the component inherits (the default one unless `opts` names another).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ._policy import child
+from ._policy import child, document
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035: Service names need a leading letter
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -34,6 +57,16 @@ _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _MODEL_TARBALL = "/download/model.tar.gz"
 _RESERVED_ENV = ("MODEL_DIR", "STORAGE_URI")  # set by the component
 KSERVE_MODEL_DIR = "/mnt/models"  # where KServe's storage initializer unpacks storageUri
+# arn:aws:iam::<account>:oidc-provider/<issuer host and path, without https://>
+OIDC_PROVIDER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):oidc-provider/"
+    r"(?P<issuer>[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(/[-A-Za-z0-9._~]+)*)$"
+)
+_KMS_ALIAS_ARN = re.compile(r"^(?P<scope>arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}):(?P<alias>alias/[A-Za-z0-9/_-]+)$")
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+)$")
+# Link-local (EC2 instance metadata 169.254.169.254, EKS Pod Identity agent 169.254.170.23) and AWS's
+# IPv6 host-local range (fd00:ec2::254 metadata, fd00:ec2::23 Pod Identity): never reachable from pods.
+HOST_LOCAL_NETWORKS = ("169.254.0.0/16", "fd00:ec2::/32")
 
 
 def label_value(value: str) -> str:
@@ -88,7 +121,22 @@ class KubernetesServingArgs:
     startup_seconds: int = 300
     """How long the server may take to load the model before liveness applies."""
     role_arn: pulumi.Input[str] | None = None
-    """IAM role for IRSA (`eks.amazonaws.com/role-arn`); it must be able to read model_data_uri."""
+    """An existing IAM role for IRSA (`eks.amazonaws.com/role-arn`): it must trust the cluster's OIDC
+    provider for this service account and be able to read model_data_uri. Give it or oidc_provider_arn."""
+    oidc_provider_arn: pulumi.Input[str] | None = None
+    """The cluster's IAM OIDC provider (arn:aws:iam::<account>:oidc-provider/<issuer host/path>), in the
+    account the role is created in: instead of role_arn, the component creates the IRSA role (see the
+    module docstring). Needs `region`."""
+    role_name: str | None = None
+    """Physical name of the created role (<= 64 characters); None = a Pulumi auto-name."""
+    artifact_read_prefix: str | None = None
+    """s3://bucket/prefix under which the created role may s3:GetObject (e.g. every version of the model,
+    so a new version needs no IAM change); None = model_data_uri only. model_data_uri must lie under it."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Key the artifact is encrypted with (SSE-KMS): the created role may kms:Decrypt with it through S3
+    (kms:ViaService s3.<region>.amazonaws.com) and no other way. An alias ARN
+    (arn:aws:kms:<region>:<account>:alias/<name>) names the key by its alias: the grant then covers the
+    account's keys in that region that carry the alias (kms:ResourceAliases). None = no KMS grant (SSE-S3)."""
     region: str | None = None
     """AWS region of the bucket, given to aws-cli (and to KServe's storage initializer)."""
     replicas: int = 2
@@ -113,7 +161,8 @@ class KubernetesServingArgs:
     """Namespaces (by labels) allowed to reach the serving port; None = any in-cluster source, that port only."""
     egress_https_cidrs: Sequence[str] = ("0.0.0.0/0",)
     """Where pods may open HTTPS (443): S3 and STS for the model download and IRSA. S3 addresses are
-    many and change (use a VPC gateway endpoint to keep it private), so the default is any address."""
+    many and change (use a VPC gateway endpoint to keep it private), so the default is any address.
+    HOST_LOCAL_NETWORKS are always excepted; a CIDR inside them is refused."""
     fetch_image: str = "amazon/aws-cli:2.32.8"
     """Init container that downloads the artifact (official aws-cli image, version pinned)."""
     unpack_image: str = "busybox:1.36.1"
@@ -125,6 +174,8 @@ class KubernetesServingArgs:
     its storage initializer with its own securityContext: check it meets the level before using kserve."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Cost/ownership labels on every object (our app.kubernetes.io/* and mlstack/* keys win)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """AWS tags of the created IAM role."""
 
     def __post_init__(self) -> None:
         for what, value in (("namespace", self.namespace), ("app_name", self.app_name)):
@@ -141,6 +192,55 @@ class KubernetesServingArgs:
         bad = sorted(k for k in self.labels if not valid_label_key(k))
         if bad:
             raise ValueError(f"invalid label keys: {bad}")
+        self._check_credentials()
+        for cidr in self.egress_https_cidrs:
+            _https_block(cidr)  # raises on a bad CIDR or one inside the host-local ranges
+
+    def _check_credentials(self) -> None:
+        if (self.role_arn is None) == (self.oidc_provider_arn is None):
+            raise ValueError(
+                "the model download needs AWS credentials: give role_arn (an existing IRSA role) "
+                "or oidc_provider_arn (the component creates the role), exactly one of them"
+            )
+        if self.oidc_provider_arn is None:
+            return
+        if isinstance(self.oidc_provider_arn, str):
+            _issuer(self.oidc_provider_arn)
+        if not self.region:
+            raise ValueError("oidc_provider_arn needs region (the role decrypts through S3 in that region)")
+        if self.role_name is not None and not re.fullmatch(r"[A-Za-z0-9+=,.@_-]{1,64}", self.role_name):
+            raise ValueError(f"role_name {self.role_name!r} is not an IAM role name (1-64 of [A-Za-z0-9+=,.@_-])")
+        if self.artifact_read_prefix is not None:
+            prefix = self.artifact_read_prefix.rstrip("/")
+            if not _S3_URI.match(prefix) or not self.model_data_uri.startswith(prefix + "/"):
+                raise ValueError(
+                    f"artifact_read_prefix {self.artifact_read_prefix!r} is not an s3:// prefix holding "
+                    f"model_data_uri {self.model_data_uri!r}"
+                )
+
+
+def _issuer(oidc_provider_arn: str) -> str:
+    """The OIDC issuer (host/path) an IAM OIDC provider ARN names: the prefix of its condition keys."""
+    match = OIDC_PROVIDER_ARN.match(oidc_provider_arn)
+    if not match:
+        raise ValueError(
+            f"oidc_provider_arn {oidc_provider_arn!r} is not an IAM OIDC provider ARN "
+            "(arn:aws:iam::<12 digits>:oidc-provider/<issuer host/path>)"
+        )
+    return match["issuer"]
+
+
+def _https_block(cidr: str) -> dict[str, Any]:
+    """A NetworkPolicy ipBlock for `cidr` with the host-local ranges it contains excepted."""
+    network = ipaddress.ip_network(cidr, strict=True)
+    excepted = []
+    for local in map(ipaddress.ip_network, HOST_LOCAL_NETWORKS):
+        if local.version != network.version or not network.overlaps(local):
+            continue
+        if network.subnet_of(local):  # type: ignore[arg-type]
+            raise ValueError(f"egress_https_cidrs: {cidr} lies in {local}, which pods must never reach")
+        excepted.append(str(local))
+    return {"cidr": str(network), "except": excepted} if excepted else {"cidr": str(network)}
 
 
 class KubernetesServing(pulumi.ComponentResource):
@@ -148,12 +248,24 @@ class KubernetesServing(pulumi.ComponentResource):
     service_account_name: pulumi.Output[str]
     url: pulumi.Output[str]
     """Cluster-internal HTTP URL of the model server."""
+    role_arn: pulumi.Output[str]
+    """The IRSA role the pods assume (given, or created)."""
+    role: aws.iam.Role | None = None
+    """The created role (with oidc_provider_arn), else None."""
     deployment: k8s.apps.v1.Deployment | None = None
     inference_service: k8s.apiextensions.CustomResource | None = None
 
     def __init__(self, name: str, args: KubernetesServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlstack:serving:KubernetesServing", name, None, opts)
         self._args = args
+        # Pods must not start before their role can read the artifact.
+        credentials: list[pulumi.Resource] = []
+        if args.oidc_provider_arn is not None:
+            self.role, permissions = self._irsa_role(name)
+            self.role_arn = self.role.arn
+            credentials.append(permissions)
+        else:
+            self.role_arn = pulumi.Output.from_input(args.role_arn)  # type: ignore[arg-type]
         self._selector = {"app.kubernetes.io/name": args.app_name, "app.kubernetes.io/instance": label_value(name)}
         self._labels = {
             **{k: label_value(v) for k, v in args.labels.items()},
@@ -181,8 +293,8 @@ class KubernetesServing(pulumi.ComponentResource):
         kserve = args.runtime == "kserve"
         # KServe labels the pods it creates with their InferenceService.
         pods = {"serving.kserve.io/inferenceservice": args.app_name} if kserve else self._selector
-        # Created first, and waited for: no pod ever runs without its policy.
-        policy = [self._network_policy(name, pods)]
+        # Created first, and waited for: no pod ever runs without its policy (nor its credentials).
+        policy = [self._network_policy(name, pods), *credentials]
         if kserve:
             self.inference_service = self._inference_service(name, policy)
             host = pulumi.Output.concat(args.app_name, "-predictor.", self.namespace)
@@ -194,8 +306,89 @@ class KubernetesServing(pulumi.ComponentResource):
             host = pulumi.Output.concat(service.metadata.name, ".", self.namespace)
             self.url = pulumi.Output.concat("http://", host, f".svc.cluster.local:{args.service_port}")
         self.register_outputs(
-            {"namespace": self.namespace, "service_account_name": self.service_account_name, "url": self.url}
+            {
+                "namespace": self.namespace,
+                "service_account_name": self.service_account_name,
+                "role_arn": self.role_arn,
+                "url": self.url,
+            }
         )
+
+    def _irsa_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The role EKS's IRSA gives this service account only, able to read the artifact only."""
+        args = self._args
+        subject = f"system:serviceaccount:{args.namespace}:{args.app_name}"
+
+        def trust(provider_arn: str) -> str:
+            issuer = _issuer(provider_arn)
+            statement = {
+                "Sid": "ServiceAccountAssumesThroughIrsa",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}},
+            }
+            return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.role_name,
+            description=f"Lets {subject} read its model artifact (IRSA; mlstack)",
+            assume_role_policy=pulumi.Output.from_input(args.oidc_provider_arn).apply(trust),  # type: ignore[arg-type]
+            max_session_duration=3600,
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+        permissions = aws.iam.RolePolicy(
+            f"{name}-role-policy",
+            role=role.name,
+            policy=document(*self._read_statements()),
+            opts=child(self),
+        )
+        return role, permissions
+
+    def _read_statements(self) -> list[dict[str, Any]]:
+        args = self._args
+        assert args.region is not None  # checked by the args
+        uri = _S3_URI.match(args.model_data_uri)
+        assert uri is not None  # checked by the args
+        bucket_arn = f"arn:aws:s3:::{uri['bucket']}"
+        if args.artifact_read_prefix is None:
+            objects, listing = f"{bucket_arn}/{uri['key']}", uri["key"]
+        else:
+            prefix = args.artifact_read_prefix.rstrip("/").removeprefix(f"s3://{uri['bucket']}/")
+            objects, listing = f"{bucket_arn}/{prefix}/*", f"{prefix}/*"
+        statements: list[dict[str, Any]] = [
+            {"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects}
+        ]
+        if args.runtime == "kserve":
+            # KServe's storage initializer calls HeadBucket (s3:ListBucket, no prefix) and then lists the
+            # artifact's key as a prefix; aws-cli's `s3 cp` of one object needs neither.
+            statements.append(
+                {
+                    "Sid": "ListModelArtifact",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket_arn,
+                    "Condition": {"StringLikeIfExists": {"s3:prefix": listing}},
+                }
+            )
+        if args.kms_key_arn is not None:
+            via_s3 = {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}
+            alias = _KMS_ALIAS_ARN.match(args.kms_key_arn) if isinstance(args.kms_key_arn, str) else None
+            decrypt: dict[str, Any] = {"Sid": "DecryptModelArtifactViaS3", "Effect": "Allow", "Action": "kms:Decrypt"}
+            if alias:
+                # Key policies delegate to IAM; an alias ARN as Resource would grant the alias, not the key.
+                decrypt["Resource"] = f"{alias['scope']}:key/*"
+                decrypt["Condition"] = {
+                    "StringEquals": via_s3,
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias["alias"]},
+                }
+            else:
+                decrypt["Resource"] = args.kms_key_arn
+                decrypt["Condition"] = {"StringEquals": via_s3}
+            statements.append(decrypt)
+        return statements
 
     def _meta(self, obj_name: str, annotations: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Referencing the Namespace output orders every object after it.
@@ -207,8 +400,8 @@ class KubernetesServing(pulumi.ComponentResource):
     def _sa_annotations(self) -> dict[str, Any]:
         args = self._args
         annotations: dict[str, Any] = {}
-        if args.role_arn is not None:
-            annotations["eks.amazonaws.com/role-arn"] = args.role_arn
+        # What EKS's IRSA webhook (amazon-eks-pod-identity-webhook) reads to give the pods a web-identity token.
+        annotations["eks.amazonaws.com/role-arn"] = self.role_arn
         if args.runtime == "kserve" and args.region:
             # KServe's storage initializer reads its S3 settings from the service account.
             annotations["serving.kserve.io/s3-region"] = args.region
@@ -408,9 +601,10 @@ class KubernetesServing(pulumi.ComponentResource):
             ],
             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
         }
-        # Pod-wide (policies cannot target one container): the init containers need S3 and STS.
+        # Pod-wide (policies cannot target one container): the download needs S3 and, for IRSA, STS —
+        # both HTTPS. No port 80: instance metadata and the Pod Identity agent stay out of reach.
         https = {
-            "to": [{"ipBlock": {"cidr": cidr}} for cidr in args.egress_https_cidrs],
+            "to": [{"ipBlock": _https_block(cidr)} for cidr in args.egress_https_cidrs],
             "ports": [{"port": 443, "protocol": "TCP"}],
         }
         return k8s.networking.v1.NetworkPolicy(

@@ -58,9 +58,16 @@ class MlflowServer(pulumi.ComponentResource):
                 {
                     "Sid": "ListArtifactPrefix",
                     "Effect": "Allow",
-                    "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                    "Action": "s3:ListBucket",
                     "Resource": bucket_arn,
                     "Condition": {"StringLike": {"s3:prefix": [f"{args.artifact_prefix}/*"]}},
+                },
+                {
+                    # GetBucketLocation carries no s3:prefix: under that condition it would never be allowed.
+                    "Sid": "LocateArtifactBucket",
+                    "Effect": "Allow",
+                    "Action": "s3:GetBucketLocation",
+                    "Resource": bucket_arn,
                 },
                 {
                     "Sid": "UseProjectKey",

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from ._policy import child, content_name
+from ._policy import child, content_name, document
 from .monitoring import CADENCES
 
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
@@ -74,6 +74,9 @@ class MonitorJobArgs:
     """The endpoint whose captured traffic is analysed."""
     role_arn: pulumi.Input[str]
     """Role the monitoring job runs as (reads capture and ground truth, writes reports, uses the key)."""
+    role_name: pulumi.Input[str] | None = None
+    """Name of the role at `role_arn`. Given, the monitors that read ground truth (model quality,
+    bias) grant it read access to exactly their ground-truth prefix; without it the caller must."""
     image_uri: str
     """Regional image: sagemaker-model-monitor-analyzer for model quality, sagemaker-clarify-processing otherwise."""
     reports_s3_uri: str
@@ -274,6 +277,44 @@ def _job_kwargs(args: MonitorJobArgs, kind: str) -> dict[str, Any]:
     return kwargs
 
 
+def ground_truth_statements(ground_truth_s3_uri: str) -> list[dict[str, Any]]:
+    """Read-only access to one S3 prefix: its objects, and listing its bucket under that prefix only."""
+    if not ground_truth_s3_uri.startswith("s3://"):
+        raise ValueError(f"ground truth must be an s3:// URI, got {ground_truth_s3_uri!r}")
+    bucket, _, prefix = ground_truth_s3_uri.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    listing: dict[str, Any] = {
+        "Sid": "ListGroundTruth",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": bucket_arn,
+    }
+    if prefix:
+        listing["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}
+    read = {
+        "Sid": "ReadGroundTruth",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"{bucket_arn}/{prefix}/*" if prefix else f"{bucket_arn}/*",
+    }
+    return [read, listing]
+
+
+def _grant_ground_truth(
+    parent: pulumi.ComponentResource, name: str, args: MonitorJobArgs, ground_truth_s3_uri: str
+) -> aws.iam.RolePolicy | None:
+    """The job's role may read the ground truth (when the caller names the role)."""
+    if args.role_name is None:
+        return None
+    return aws.iam.RolePolicy(
+        f"{name}-ground-truth-access",
+        role=args.role_name,
+        policy=document(*ground_truth_statements(ground_truth_s3_uri)),
+        opts=child(parent),
+    )
+
+
 def _plain(value: Any) -> Any:
     """The parts of the args known at plan time (Outputs are hashed separately)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -291,10 +332,10 @@ def _content_hashed_name(args: MonitorJobArgs, kind: str) -> pulumi.Output[str]:
     """Every property of these job definitions forces replacement: a name that follows the
     content lets the new definition be created (and the schedule repointed) before the old goes."""
     dynamic = pulumi.Output.all(args.role_arn, args.kms_key_arn, args.endpoint.endpoint_name)
+    # role_name only says who grants the role its reads: not part of the job definition.
+    content = {k: v for k, v in _plain(args).items() if k != "role_name"}
     return dynamic.apply(
-        lambda values: content_name(
-            args.job_definition_name[:52], {"kind": kind, "args": _plain(args), "outputs": values}
-        )
+        lambda values: content_name(args.job_definition_name[:52], {"kind": kind, "args": content, "outputs": values})
     )
 
 
@@ -346,6 +387,7 @@ class ModelQualityMonitor(pulumi.ComponentResource):
         _validate(args)
         if args.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type must be one of {', '.join(PROBLEM_TYPES)}")
+        grant = _grant_ground_truth(self, name, args, args.ground_truth_s3_uri)
         self.job_definition = aws_native.sagemaker.ModelQualityJobDefinition(
             f"{name}-job",
             model_quality_app_specification={
@@ -358,7 +400,7 @@ class ModelQualityMonitor(pulumi.ComponentResource):
                 "ground_truth_s3_input": {"s3_uri": args.ground_truth_s3_uri},
             },
             **_job_kwargs(args, "model_quality"),
-            opts=child(self),
+            opts=child(self, depends_on=[grant] if grant else None),
         )
         self.schedule = _schedule(self, name, args, "ModelQuality", self.job_definition.job_definition_name)
         self.register_outputs({"schedule_name": self.schedule.name})
@@ -377,6 +419,7 @@ class BiasMonitor(pulumi.ComponentResource):
         self.analysis_config, config_uri = _upload_config(
             self, name, args, args.analysis_config, bias_analysis_config(args)
         )
+        grant = _grant_ground_truth(self, name, args, args.ground_truth_s3_uri)
         self.job_definition = aws_native.sagemaker.ModelBiasJobDefinition(
             f"{name}-job",
             model_bias_app_specification={
@@ -389,7 +432,7 @@ class BiasMonitor(pulumi.ComponentResource):
                 "ground_truth_s3_input": {"s3_uri": args.ground_truth_s3_uri},
             },
             **_job_kwargs(args, "model_bias"),
-            opts=child(self),
+            opts=child(self, depends_on=[grant] if grant else None),
         )
         self.schedule = _schedule(self, name, args, "ModelBias", self.job_definition.job_definition_name)
         self.register_outputs({"schedule_name": self.schedule.name, "analysis_config_uri": config_uri})

@@ -195,20 +195,35 @@ class TrainingPipeline(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child(self),
         )
+        statements: list[dict[str, object]] = [
+            {
+                "Sid": "StartThisPipelineOnly",
+                "Effect": "Allow",
+                "Action": "sagemaker:StartPipelineExecution",
+                "Resource": self.pipeline.arn,
+            }
+        ]
+        scheduled = bool(args.schedule_expression and args.schedule_name)
+        if scheduled:
+            # The schedule is encrypted with kms_key_arn; EventBridge Scheduler decrypts it as this
+            # role, with the schedule's ARN as encryption context: this schedule only (default group).
+            schedule_arn = f"arn:aws:scheduler:{args.region}:{args.account_id}:schedule/default/{args.schedule_name}"
+            statements.append(
+                {
+                    "Sid": "DecryptThisSchedule",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": args.kms_key_arn,
+                    "Condition": {"StringEquals": {"kms:EncryptionContext:aws:scheduler:schedule-arn": schedule_arn}},
+                }
+            )
         start = aws.iam.RolePolicy(
             f"{name}-trigger-policy",
             role=trigger_role.name,
-            policy=document(
-                {
-                    "Sid": "StartThisPipelineOnly",
-                    "Effect": "Allow",
-                    "Action": "sagemaker:StartPipelineExecution",
-                    "Resource": self.pipeline.arn,
-                }
-            ),
+            policy=document(*statements),
             opts=child(self),
         )
-        if args.schedule_expression and args.schedule_name:
+        if scheduled:
             aws.scheduler.Schedule(
                 f"{name}-schedule",
                 name=args.schedule_name,

@@ -20,6 +20,7 @@ import pulumi
 
 from mlstack.project import ProjectNotFound, find_project
 from mlstack.spec import EnvironmentSpec, SpecError, load_environment
+from mlstack.spec.advice import warnings_for
 from mlstack.spec.feature_lock import ensure_compatible, read_lock
 from mlstack.wiring.platform import Platform, build_platform
 
@@ -49,6 +50,8 @@ def run(project_dir: Path | None = None) -> Platform:
     path = project.resolve(config.get("spec") or project.default_spec)
     try:
         env = load_checked(path, environment)
+        for warning in warnings_for(env):
+            pulumi.log.warn(warning.render())
         return build_platform(env, region, registry=config.get("registry"))
     except SpecError as exc:
         # A clean message instead of a Python traceback in `pulumi up`.

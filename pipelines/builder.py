@@ -144,6 +144,8 @@ def _quiet_sdk() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
+            # LambdaStep with an existing function's ARN: mlstack deploys the function itself.
+            warnings.filterwarnings("ignore", message="Lambda function won't be updated", category=UserWarning)
             yield
     finally:
         sdk_logger.setLevel(level)

@@ -10,7 +10,8 @@ artifact bucket under a per-model prefix:
     s3://<bucket>/baselines/<model>/data-quality/<execution>/
                                                      constraints.json + statistics.json of the model
                                                      registered by that pipeline execution
-    s3://<bucket>/monitoring/<model>/                monitor reports
+    s3://<bucket>/monitoring/<model>/code/           the drift monitor's script (MONITOR_SCRIPTS)
+    s3://<bucket>/monitoring/<model>/runs/<execution>/ its window manifest and report per run
     s3://<bucket>/data-capture/<model>/              endpoint data capture
 
 Data-quality baselines are per execution, so a model package's recorded baseline is
@@ -30,12 +31,17 @@ and XGBoost framework containers at it.
 
 from __future__ import annotations
 
+import re
+
 # --- the step scripts ---------------------------------------------------------------
 # Bundled scripts (pipelines/steps/) the deploying program uploads under code_prefix: the
 # processing steps run one each, the training job gets the whole prefix as its code channel
 # (train.py packs inference.py from there into the model).
 INFERENCE_SCRIPT = "inference.py"
 STEP_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py", INFERENCE_SCRIPT)
+# The drift monitor's: the processing job's script (uploaded under monitoring/<model>/code/) and
+# the code of its two Lambda functions (packaged with them).
+MONITOR_SCRIPTS = ("monitor.py", "monitor_lambda.py")
 
 # --- inside the processing/training containers -------------------------------------
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -114,3 +120,14 @@ def monitoring_reports_prefix(bucket: str, model: str) -> str:
 
 def data_capture_prefix(bucket: str, model: str) -> str:
     return f"s3://{bucket}/data-capture/{model}"
+
+
+def baseline_dataset_prefix(constraints_uri: str) -> str | None:
+    """The baseline dataset (BASELINE_FILE) written by the pipeline execution that recorded
+    `constraints_uri` (s3://<bucket>/baselines/<model>/data-quality/<execution>/constraints.json):
+    s3://<bucket>/pipelines/<model>/runs/<execution>/baseline. None for any other URI."""
+    match = re.fullmatch(r"s3://([^/]+)/baselines/([^/]+)/data-quality/([^/]+)/[^/]+", constraints_uri)
+    if match is None:
+        return None
+    bucket, model, execution = match.groups()
+    return f"{runs_prefix(bucket, model)}/{execution}/{PREPROCESS_BASELINE_OUTPUT}"

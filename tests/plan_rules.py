@@ -35,6 +35,9 @@ NAME_RULES: dict[tuple[str, str], tuple[int, str]] = {
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "name"): (255, r"[^\x00-\x1f]+"),
     ("aws:appautoscaling/policy:Policy", "name"): (256, r"[^\x00-\x1f:/]+"),
     ("aws:cloudwatch/eventRule:EventRule", "name"): (64, r"[.\-_A-Za-z0-9]+"),
+    # botocore lambda FunctionName (the name form) and logs LogGroupName
+    ("aws:lambda/function:Function", "name"): (64, r"[a-zA-Z0-9-_]+"),
+    ("aws:cloudwatch/logGroup:LogGroup", "name"): (512, r"[\.\-_/#A-Za-z0-9]+"),
 }
 
 # Inputs that carry a physical name on some resource type.

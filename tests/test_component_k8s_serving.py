@@ -1,11 +1,13 @@
 """The KubernetesServing component under Pulumi mocks: every manifest it renders is validated
 against the Kubernetes 1.31 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail),
-and the KServe InferenceService, which kubernetes-validate has no schema for, against a schema of
-ours whose pod parts are the same strict Kubernetes definitions."""
+and the KServe InferenceService, which kubernetes-validate has no schema for, against KServe's
+published CRD schema (tests/fixtures/crds/, strict in the same way: tests/crd_schemas.py)."""
 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -17,17 +19,27 @@ import kubernetes_validate.utils
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from referencing import Registry, Resource
 
-from mlstack.components.k8s_serving import KubernetesServing, KubernetesServingArgs, label_value, valid_label_key
+from mlstack.components.k8s_serving import (
+    HOST_LOCAL_NETWORKS,
+    KubernetesServing,
+    KubernetesServingArgs,
+    label_value,
+    valid_label_key,
+)
 from mlstack.plan.synth import RecordedResource, record
+from tests import crd_schemas
 
-K8S_VERSION = "1.31"
+K8S_VERSION = crd_schemas.K8S_VERSION
 ROLE = "arn:aws:iam::123456789012:role/risk-serving"
+ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/5C2B8F4E9A1D3B7C6E0F2A4D8B1C3E5F"
+OIDC = f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/4f3c2b1a-0000-4000-8000-000000000001"
 URI = "s3://demo-dev-artifacts/models/risk/v7/model.tar.gz"
 COMPONENT = "mlstack:serving:KubernetesServing"
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-DEFS = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s."  # the $id of kubernetes-validate's definitions
+# EC2 instance metadata and the EKS Pod Identity agent, IPv4 and IPv6: IRSA needs neither.
+METADATA_ENDPOINTS = ("169.254.169.254", "169.254.170.23", "fd00:ec2::254", "fd00:ec2::23")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,6 +69,17 @@ def _args(**overrides: Any) -> KubernetesServingArgs:
     return KubernetesServingArgs(**values)
 
 
+# The component creates the IRSA role: trusted through the cluster's OIDC provider.
+OWN_ROLE = {
+    "role_arn": None,
+    "oidc_provider_arn": OIDC,
+    "role_name": "demo-dev-risk-k8s-serving",
+    "artifact_read_prefix": "s3://demo-dev-artifacts/models/risk",
+    "kms_key_arn": KEY,
+    "tags": {"project": "demo", "owner": "ml-team@example.com"},
+}
+
+
 def _plan(**overrides: Any) -> list[RecordedResource]:
     resources, _ = record(lambda: KubernetesServing("risk", _args(**overrides)))
     return resources
@@ -70,6 +93,11 @@ def plain() -> list[RecordedResource]:
 @pytest.fixture(scope="module")
 def kserve() -> list[RecordedResource]:
     return _plan(runtime="kserve")
+
+
+@pytest.fixture(scope="module")
+def own_role() -> list[RecordedResource]:
+    return _plan(**OWN_ROLE)
 
 
 def _ints(value: Any) -> Any:
@@ -90,59 +118,17 @@ def _pod(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return manifests["Deployment"]["spec"]["template"]["spec"]
 
 
-@functools.cache
-def _inference_service_validator() -> jsonschema.Draft202012Validator:
-    """The fields we set, closed (no unknown keys); pod parts are the strict Kubernetes definitions."""
-    definitions = kubernetes_validate.utils.schema_contents(
-        f"kubernetes-json-schema/v{K8S_VERSION}.0-local-strict/_definitions.json", K8S_VERSION
-    )
-    closed = {"type": "object", "additionalProperties": False}
-    predictor = {
-        **closed,
-        "required": ["serviceAccountName", "minReplicas", "maxReplicas", "containers"],
-        "properties": {
-            "serviceAccountName": {"type": "string", "minLength": 1},
-            "automountServiceAccountToken": {"type": "boolean"},
-            "minReplicas": {"type": "integer", "minimum": 0},
-            "maxReplicas": {"type": "integer", "minimum": 1},
-            "scaleMetric": {"enum": ["cpu", "memory", "concurrency", "rps"]},
-            "scaleTarget": {"type": "integer", "minimum": 1},
-            "securityContext": {"$ref": DEFS + "api.core.v1.PodSecurityContext"},
-            "containers": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 1,
-                "items": {
-                    "$ref": DEFS + "api.core.v1.Container",
-                    "properties": {"name": {"const": "kserve-container"}},
-                    "required": ["env"],
-                },
-            },
-            "volumes": {"type": "array", "items": {"$ref": DEFS + "api.core.v1.Volume"}},
-        },
-    }
-    schema = {
-        **closed,
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {"const": "serving.kserve.io/v1beta1"},
-            "kind": {"const": "InferenceService"},
-            "metadata": {"$ref": DEFS + "apimachinery.pkg.apis.meta.v1.ObjectMeta"},
-            "spec": {**closed, "required": ["predictor"], "properties": {"predictor": predictor}},
-        },
-    }
-    registry: Registry = Resource.from_contents(definitions) @ Registry()
-    return jsonschema.Draft202012Validator(schema, registry=registry)
-
-
 def _validate(manifest: dict[str, Any]) -> None:
     if manifest["kind"] == "InferenceService":
-        _inference_service_validator().validate(manifest)
+        crd_schemas.validate(manifest)
     else:
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"role_arn": None, "min_replicas": 1}, {"runtime": "kserve"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {**OWN_ROLE, "min_replicas": 1}, {"runtime": "kserve"}, {**OWN_ROLE, "runtime": "kserve"}],
+)
 def test_every_rendered_manifest_is_valid_for_kubernetes_1_31(overrides: dict[str, Any]) -> None:
     manifests = _manifests(_plan(**overrides))
     started = time.perf_counter()
@@ -152,20 +138,52 @@ def test_every_rendered_manifest_is_valid_for_kubernetes_1_31(overrides: dict[st
 
 
 def test_validation_is_strict() -> None:
-    """Sanity: an unknown field fails both validators, so the passes above mean something."""
+    """Sanity: an unknown field fails kubernetes-validate, so the passes above mean something."""
     typo = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replica": 2}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(typo, K8S_VERSION, strict=True)
-    isvc = {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": "x"},
-        "spec": {"predictor": {"serviceAccountName": "x", "minReplicas": 1, "maxReplicas": 2, "containers": []}},
-    }
-    for broken in ({"minReplica": 1}, {"containers": [{"name": "kserve-container", "env": [], "imag": "x"}]}):
-        bad = {**isvc, "spec": {"predictor": {**isvc["spec"]["predictor"], **broken}}}
-        with pytest.raises(jsonschema.ValidationError):
-            _inference_service_validator().validate(bad)
+
+
+def _mutated(manifest: dict[str, Any], path: str, change: Any) -> dict[str, Any]:
+    """A deep copy of `manifest` with one change at `path` (dot-separated keys and list indices)."""
+    copy = json.loads(json.dumps(manifest))
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    node = functools.reduce(lambda n, p: n[p], parents, copy)
+    change(node, last)
+    return copy
+
+
+def _rename(to: str) -> Any:
+    return lambda node, key: node.__setitem__(to, node.pop(key))
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "message"),
+    [
+        ("spec.predictor.minReplicas", _rename("minReplica"), "'minReplica' was unexpected"),
+        ("spec.predictor.containers.0.image", _rename("imag"), "'imag' was unexpected"),
+        ("spec.predictor.securityContext.runAsUser", _rename("runAsUsr"), "'runAsUsr' was unexpected"),
+        ("spec", _rename("spek"), "'spek' was unexpected"),
+        ("metadata.labels", _rename("label"), "'label' was unexpected"),
+        ("spec.predictor.scaleMetric", lambda n, k: n.__setitem__(k, "gpu"), "'gpu' is not one of"),
+        ("spec.predictor.minReplicas", lambda n, k: n.__setitem__(k, "2"), "'2' is not of type 'integer'"),
+        (
+            "spec.predictor.containers.0.env",
+            lambda n, k: n[k].append({"name": "MODEL_DIR", "value": "/elsewhere"}),
+            "duplicate entry for key {'name': 'MODEL_DIR'}",
+        ),
+    ],
+)
+def test_kserve_crd_rejects_one_mutation_of_the_real_inference_service(
+    kserve: list[RecordedResource], path: str, change: Any, message: str
+) -> None:
+    """The real manifest passes KServe's CRD; the same manifest with one field misspelt (or mistyped) fails."""
+    manifest = _manifests(kserve)["InferenceService"]
+    assert crd_schemas.errors(manifest) == []
+    problems = crd_schemas.errors(_mutated(manifest, path, change))
+    assert len(problems) == 1 and message in problems[0], problems
+    with pytest.raises(jsonschema.ValidationError):
+        crd_schemas.validate(_mutated(manifest, path, change))
 
 
 def _assert_hardened(pod: dict[str, Any]) -> None:
@@ -219,12 +237,110 @@ def test_probes_check_the_health_path_on_the_serving_port(plain: list[RecordedRe
     assert other["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 9000}
 
 
-def test_irsa_annotation_only_when_a_role_is_given(plain: list[RecordedResource]) -> None:
+def test_the_service_account_names_the_given_role_for_irsa(plain: list[RecordedResource]) -> None:
     account = _manifests(plain)["ServiceAccount"]
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE}
     assert account["automountServiceAccountToken"] is False
     assert _pod(_manifests(plain))["serviceAccountName"] == account["metadata"]["name"] == "risk-scorer"
-    assert "annotations" not in _manifests(_plan(role_arn=None))["ServiceAccount"]["metadata"]
+    assert not [r for r in plain if r.type.startswith("aws:")]  # a given role: nothing created
+
+
+def _aws(resources: list[RecordedResource]) -> dict[str, RecordedResource]:
+    return {r.type: r for r in resources if r.type.startswith("aws:")}
+
+
+def test_with_an_oidc_provider_it_creates_the_irsa_role_the_service_account_names(
+    own_role: list[RecordedResource],
+) -> None:
+    created = _aws(own_role)
+    assert set(created) == {"aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"}
+    role = created["aws:iam/role:Role"]
+    assert role.name == "risk-role" and created["aws:iam/rolePolicy:RolePolicy"].name == "risk-role-policy"
+    assert role.inputs["name"] == "demo-dev-risk-k8s-serving"
+    assert role.inputs["tags"] == {"project": "demo", "owner": "ml-team@example.com"}  # AWS tags, unsanitised
+    annotations = _manifests(own_role)["ServiceAccount"]["metadata"]["annotations"]
+    assert annotations == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/demo-dev-risk-k8s-serving"}
+
+
+def test_only_this_service_account_may_assume_the_created_role(own_role: list[RecordedResource]) -> None:
+    trust = json.loads(_aws(own_role)["aws:iam/role:Role"].inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [
+        {
+            "Sid": "ServiceAccountAssumesThroughIrsa",
+            "Effect": "Allow",
+            "Principal": {"Federated": OIDC},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{ISSUER}:sub": "system:serviceaccount:risk-serving:risk-scorer",
+                    f"{ISSUER}:aud": "sts.amazonaws.com",
+                }
+            },
+        }
+    ]
+
+
+def _permissions(resources: list[RecordedResource]) -> list[dict[str, Any]]:
+    return json.loads(_aws(resources)["aws:iam/rolePolicy:RolePolicy"].inputs["policy"])["Statement"]
+
+
+def test_the_created_role_reads_the_model_prefix_and_decrypts_through_s3_only(
+    own_role: list[RecordedResource],
+) -> None:
+    assert _permissions(own_role) == [
+        {
+            "Sid": "ReadModelArtifact",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::demo-dev-artifacts/models/risk/*",
+        },
+        {
+            "Sid": "DecryptModelArtifactViaS3",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": KEY,
+            "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+        },
+    ]
+    policy = _aws(own_role)["aws:iam/rolePolicy:RolePolicy"]
+    assert policy.inputs["role"] == "demo-dev-risk-k8s-serving"
+
+
+def test_without_a_prefix_only_the_artifact_itself_and_an_alias_names_the_key() -> None:
+    alias = "arn:aws:kms:eu-west-1:123456789012:alias/demo-dev"
+    statements = _permissions(_plan(**{**OWN_ROLE, "artifact_read_prefix": None, "kms_key_arn": alias}))
+    read, decrypt = statements
+    assert read["Resource"] == "arn:aws:s3:::demo-dev-artifacts/models/risk/v7/model.tar.gz"
+    # IAM grants kms:Decrypt on keys, not aliases: the account's keys in the region, pinned to the alias.
+    assert decrypt["Resource"] == "arn:aws:kms:eu-west-1:123456789012:key/*"
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/demo-dev"},
+    }
+    sse_s3 = _permissions(_plan(**{**OWN_ROLE, "kms_key_arn": None}))
+    assert [s["Sid"] for s in sse_s3] == ["ReadModelArtifact"]
+
+
+def test_kserves_storage_initializer_may_also_list_the_artifact_prefix() -> None:
+    statements = {s["Sid"]: s for s in _permissions(_plan(**OWN_ROLE, runtime="kserve"))}
+    assert statements["ListModelArtifact"] == {
+        "Sid": "ListModelArtifact",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::demo-dev-artifacts",
+        # HeadBucket carries no prefix; the listing is of the model's prefix only.
+        "Condition": {"StringLikeIfExists": {"s3:prefix": "models/risk/*"}},
+    }
+    assert set(statements) == {"ReadModelArtifact", "ListModelArtifact", "DecryptModelArtifactViaS3"}
+
+
+def test_pods_start_only_once_their_role_can_read_the_artifact(own_role: list[RecordedResource]) -> None:
+    policy = _aws(own_role)["aws:iam/rolePolicy:RolePolicy"]
+    for resources, workload in ((own_role, "Deployment"), (_plan(**OWN_ROLE, runtime="kserve"), "InferenceService")):
+        (resource,) = [r for r in resources if r.inputs.get("kind") == workload]
+        assert policy.urn in resource.dependencies, workload
+    account = next(r for r in own_role if r.inputs.get("kind") == "ServiceAccount")
+    assert _aws(own_role)["aws:iam/role:Role"].urn in account.dependencies  # annotated with its ARN
 
 
 def test_autoscaler_bounds_and_disruption_budget(plain: list[RecordedResource]) -> None:
@@ -257,8 +373,49 @@ def test_network_policy_opens_only_the_serving_port_and_dns_https_egress(plain: 
         {"port": 53, "protocol": "TCP"},
         {"port": 443, "protocol": "TCP"},
     ]
+    assert spec["egress"][1]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}]
     open_to_all = _manifests(_plan(allow_from_namespace_labels=None))["NetworkPolicy"]["spec"]["ingress"]
     assert open_to_all == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+
+
+def _reachable(rule: dict[str, Any], address: str) -> bool:
+    """Whether an egress rule's destinations include `address` (no `to` = every destination)."""
+    if "to" not in rule:
+        return True
+    ip = ipaddress.ip_address(address)
+    for peer in rule["to"]:
+        block = peer.get("ipBlock")
+        if block is None:
+            continue  # a pod/namespace selector: in-cluster pods, never the link-local endpoints
+        if ip in ipaddress.ip_network(block["cidr"]) and not any(
+            ip in ipaddress.ip_network(e) for e in block.get("except", [])
+        ):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, OWN_ROLE, {**OWN_ROLE, "runtime": "kserve"}, {"egress_https_cidrs": ("0.0.0.0/0", "::/0")}],
+)
+def test_irsa_needs_no_port_80_and_the_metadata_endpoints_stay_unreachable(overrides: dict[str, Any]) -> None:
+    """IRSA exchanges the web-identity token with STS over HTTPS (443): no rule opens port 80, and no
+    rule reaches instance metadata or the Pod Identity agent on any port (their ranges are excepted)."""
+    egress = _manifests(_plan(**overrides))["NetworkPolicy"]["spec"]["egress"]
+    assert all(rule.get("ports") for rule in egress)  # a rule without ports would open every port
+    assert {p["port"] for rule in egress for p in rule["ports"]} == {53, 443}
+    for address in METADATA_ENDPOINTS:
+        assert not any(_reachable(rule, address) for rule in egress), address
+    assert _reachable(egress[1], "52.218.0.1")  # S3 and STS stay reachable over HTTPS
+
+
+def test_ipv6_egress_excepts_aws_host_local_addresses() -> None:
+    egress = _manifests(_plan(egress_https_cidrs=("10.0.0.0/8", "::/0")))["NetworkPolicy"]["spec"]["egress"]
+    assert egress[1]["to"] == [
+        {"ipBlock": {"cidr": "10.0.0.0/8"}},  # holds no host-local range: nothing to except
+        {"ipBlock": {"cidr": "::/0", "except": ["fd00:ec2::/32"]}},
+    ]
+    assert HOST_LOCAL_NETWORKS == ("169.254.0.0/16", "fd00:ec2::/32")
 
 
 def test_every_object_carries_sanitised_cost_and_app_labels(
@@ -311,6 +468,14 @@ def test_children_are_parented_and_use_the_callers_provider() -> None:
     assert outputs["url"] == "http://risk-scorer.risk-serving.svc.cluster.local:80"
 
 
+def test_the_created_role_is_a_child_on_the_aws_provider(own_role: list[RecordedResource]) -> None:
+    (component,) = [r for r in own_role if r.type == COMPONENT]
+    created = list(_aws(own_role).values())
+    assert {r.name for r in created} == {"risk-role", "risk-role-policy"}
+    assert all(r.parent == component.urn for r in created)
+    assert all("pulumi:providers:kubernetes" not in (r.provider or "") for r in created)
+
+
 def test_kserve_runtime_renders_an_inference_service_instead_of_a_deployment(kserve: list[RecordedResource]) -> None:
     manifests = _manifests(kserve)
     assert set(manifests) == {"Namespace", "ServiceAccount", "InferenceService", "NetworkPolicy"}
@@ -353,6 +518,15 @@ def test_workloads_start_after_their_network_policy_and_service_account(
         ({"max_replicas": 1}, "max_replicas"),
         ({"run_as_user": 0}, "non-root"),
         ({"labels": {"cost centre": "x"}}, "label keys"),
+        ({"role_arn": None}, "needs AWS credentials"),
+        ({"oidc_provider_arn": OIDC}, "exactly one of them"),
+        ({**OWN_ROLE, "oidc_provider_arn": "arn:aws:iam::123456789012:role/x"}, "not an IAM OIDC provider ARN"),
+        ({**OWN_ROLE, "oidc_provider_arn": f"arn:aws:iam::1234:oidc-provider/{ISSUER}"}, "not an IAM OIDC"),
+        ({**OWN_ROLE, "region": None}, "needs region"),
+        ({**OWN_ROLE, "artifact_read_prefix": "s3://demo-dev-artifacts/models/other"}, "artifact_read_prefix"),
+        ({**OWN_ROLE, "role_name": "x" * 65}, "role_name"),
+        ({"egress_https_cidrs": ("169.254.169.254/32",)}, "must never reach"),
+        ({"egress_https_cidrs": ("10.0.0.1/8",)}, "host bits"),
     ],
 )
 def test_unsafe_or_invalid_args_are_rejected(overrides: dict[str, Any], message: str) -> None:

@@ -90,8 +90,25 @@ def test_schedule_starts_the_pipeline_through_the_trigger_role(tmp_path: Path) -
     pipeline_arn = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:pipeline/demo-dev-scorer-training"
     assert schedule["target"]["arn"] == pipeline_arn
     assert schedule["target"]["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/demo-dev-scorer-retrain"
-    (start,) = _statements(by_name["scorer-trigger-policy"]).values()
+    trigger = _statements(by_name["scorer-trigger-policy"])
+    assert set(trigger) == {"StartThisPipelineOnly", "DecryptThisSchedule"}
+    start = trigger["StartThisPipelineOnly"]
     assert (start["Action"], start["Resource"]) == ("sagemaker:StartPipelineExecution", pipeline_arn)
+    # The schedule is encrypted with the key: Scheduler decrypts it as the role, for this schedule only.
+    assert schedule["kmsKeyArn"] == KEY
+    assert trigger["DecryptThisSchedule"] == {
+        "Sid": "DecryptThisSchedule",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {
+            "StringEquals": {
+                "kms:EncryptionContext:aws:scheduler:schedule-arn": (
+                    f"arn:aws:scheduler:eu-west-1:{ACCOUNT}:schedule/default/demo-dev-scorer-retrain"
+                )
+            }
+        },
+    }
     (trust,) = json.loads(by_name["scorer-trigger-role"].inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": ["events.amazonaws.com", "scheduler.amazonaws.com"]}
 
@@ -126,3 +143,8 @@ def test_drift_alarm_entering_alarm_starts_the_pipeline(tmp_path: Path) -> None:
 def test_triggers_only_where_asked(tmp_path: Path, overrides: dict, absent: set[str]) -> None:
     resources, _ = record(lambda: TrainingPipeline("scorer", _args(tmp_path, **overrides)))
     assert not absent & set(_by_name(resources))
+
+
+def test_without_a_schedule_the_trigger_role_decrypts_nothing(tmp_path: Path) -> None:
+    resources, _ = record(lambda: TrainingPipeline("scorer", _args(tmp_path, schedule_expression=None)))
+    assert set(_statements(_by_name(resources)["scorer-trigger-policy"])) == {"StartThisPipelineOnly"}

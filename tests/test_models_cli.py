@@ -16,6 +16,9 @@ from tests.conftest import ROOT
 GROUP = "card-fraud-prod-fraud-detector"
 
 
+BASELINES = "s3://card-fraud-prod-artifacts-333333333333/baselines/fraud-detector/data-quality/run-1"
+
+
 def _register(client, status: str) -> str:  # type: ignore[no-untyped-def]
     return client.create_model_package(
         ModelPackageGroupName=GROUP,
@@ -32,8 +35,9 @@ def _register(client, status: str) -> str:  # type: ignore[no-untyped-def]
         },
         DriftCheckBaselines={
             "ModelDataQuality": {
-                "Constraints": {"ContentType": "application/json", "S3Uri": "s3://b/baselines/c.json"},
-                "Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/baselines/s.json"},
+                # where the mlstack training pipeline writes them (pipelines/layout.py)
+                "Constraints": {"ContentType": "application/json", "S3Uri": f"{BASELINES}/constraints.json"},
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{BASELINES}/statistics.json"},
             }
         },
     )["ModelPackageArn"]

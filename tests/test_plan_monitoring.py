@@ -1,4 +1,6 @@
-"""Monitoring in the offline plan of the example: schedules, alarms, dashboard, drift -> retraining."""
+"""Monitoring in the offline plan of the example: alarms, dashboard, drift -> retraining, and the
+Model Monitor engine (`monitoring.engine: model-monitor`, for accounts that still have the service).
+mlstack's own drift monitor (the default engine) is tested in test_plan_drift_monitor.py."""
 
 from __future__ import annotations
 
@@ -12,9 +14,29 @@ from mlstack.plan.synth import synthesize
 from mlstack.spec import SpecError
 from tests.conftest import EXAMPLE
 
+MONITORING = "    monitoring:\n      data_quality:\n        cadence: hourly\n"
 
-def test_data_quality_schedule_watches_the_endpoint_against_the_deployed_baseline(plans) -> None:
-    plan = plans("prod")
+
+def model_monitor_spec(directory: Path, extra: str = "") -> Path:
+    """The example with the fraud detector on the Model Monitor engine (plus `extra` under data_quality)."""
+    text = EXAMPLE.read_text()
+    assert MONITORING in text
+    text = text.replace(
+        MONITORING, MONITORING.replace("    monitoring:\n", "    monitoring:\n      engine: model-monitor\n") + extra, 1
+    )
+    spec = directory / "mlstack.yaml"
+    spec.write_text(text)
+    shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), directory / "mlstack.lock.json")
+    return spec
+
+
+@pytest.fixture(scope="module")
+def model_monitor(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return synthesize("prod", spec=model_monitor_spec(tmp_path_factory.mktemp("model-monitor")))
+
+
+def test_data_quality_schedule_watches_the_endpoint_against_the_deployed_baseline(model_monitor) -> None:
+    plan = model_monitor
     job = plan.get("fraud-detector-data-quality-job").inputs
     assert job["dataQualityJobInput"]["endpointInput"]["endpointName"] == "card-fraud-prod-fraud-detector"
     baseline = job["dataQualityBaselineConfig"]
@@ -32,8 +54,8 @@ def test_data_quality_schedule_watches_the_endpoint_against_the_deployed_baselin
     assert schedule["monitoringType"] == "DataQuality"
 
 
-def test_model_quality_monitor_uses_ground_truth(plans) -> None:
-    job = plans("prod").get("fraud-detector-model-quality-job")
+def test_model_quality_monitor_uses_ground_truth(model_monitor) -> None:
+    job = model_monitor.get("fraud-detector-model-quality-job")
     assert job.type == "aws-native:sagemaker:ModelQualityJobDefinition"
     text = json.dumps(job.inputs)
     assert "s3://card-fraud-labels/chargebacks/" in text
@@ -95,16 +117,9 @@ def test_every_alarm_notifies_the_encrypted_alerts_topic(plans) -> None:
     assert "arn:aws:cloudwatch:eu-west-1:333333333333:alarm:card-fraud-prod-fraud-detector-latency-p99" in body
 
 
-def test_a_changed_monitor_gets_a_new_job_definition_name_not_a_name_clash(tmp_path: Path, plans) -> None:
-    text = EXAMPLE.read_text().replace(
-        "      data_quality:\n        cadence: hourly\n",
-        "      data_quality:\n        cadence: hourly\n        instance_type: ml.m5.xlarge\n",
-        1,
-    )
-    spec = tmp_path / "mlstack.yaml"
-    spec.write_text(text)
-    shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), tmp_path / "mlstack.lock.json")
-    before, after = plans("prod"), synthesize("prod", spec=spec)
+def test_a_changed_monitor_gets_a_new_job_definition_name_not_a_name_clash(tmp_path: Path, model_monitor) -> None:
+    spec = model_monitor_spec(tmp_path, "        instance_type: ml.m5.xlarge\n")
+    before, after = model_monitor, synthesize("prod", spec=spec)
     old, new = before.get("fraud-detector-data-quality-job"), after.get("fraud-detector-data-quality-job")
     assert old.urn == new.urn and old.inputs["name"] != new.inputs["name"]
     assert len(new.inputs["name"]) <= 63
@@ -114,15 +129,9 @@ def test_a_changed_monitor_gets_a_new_job_definition_name_not_a_name_clash(tmp_p
 
 def test_explainability_monitors_against_the_given_shap_baseline(tmp_path: Path) -> None:
     def plan_with(extra: str):  # type: ignore[no-untyped-def]
-        text = EXAMPLE.read_text().replace(
-            "      data_quality:\n        cadence: hourly\n",
-            f"      data_quality:\n        cadence: hourly\n      explainability:\n        enabled: true\n{extra}",
-            1,
+        return synthesize(
+            "prod", spec=model_monitor_spec(tmp_path, f"      explainability:\n        enabled: true\n{extra}")
         )
-        spec = tmp_path / "mlstack.yaml"
-        spec.write_text(text)
-        shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), tmp_path / "mlstack.lock.json")
-        return synthesize("prod", spec=spec)
 
     with pytest.raises(SpecError) as caught:
         plan_with("")

@@ -295,7 +295,7 @@ def test_script_defaults_are_the_layout() -> None:
 def test_step_scripts_lists_every_bundled_script() -> None:
     """What the deploying program uploads: every script in pipelines/steps/, the inference code too."""
     bundled = sorted(path.name for path in STEPS.glob("*.py") if path.name != "__init__.py")
-    assert sorted(layout.STEP_SCRIPTS) == bundled
+    assert sorted([*layout.STEP_SCRIPTS, *layout.MONITOR_SCRIPTS]) == bundled
     assert layout.INFERENCE_SCRIPT in layout.STEP_SCRIPTS
 
 

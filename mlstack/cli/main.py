@@ -89,6 +89,10 @@ def validate(
         problems.extend(check_evolution(env, read_lock(env.source)))
     if problems:
         raise SpecError(problems)
+    from mlstack.spec.advice import warnings_for
+
+    for warning in sorted({w for env in resolved for w in warnings_for(env)}):
+        sys.stderr.write(warning.render() + "\n")
     for env in resolved:
         out.print(
             f"[green]ok[/] {env.name}: {env.display}, tier {env.tier}, account {env.account_id}, "

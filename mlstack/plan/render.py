@@ -111,6 +111,9 @@ def plan_view(plan: Plan) -> Group:
     for section in (model_versions(plan), schema_changes(plan)):
         if section is not None:
             parts.append(section)
+    from mlstack.spec.advice import warnings_for
+
+    parts += [Text(w.render(), style="yellow") for w in warnings_for(plan.environment)]
     parts.append(summary)
     return Group(*parts)
 

@@ -152,6 +152,8 @@ def _normalise(value: Any, root: Path | None = None) -> Any:
         return [_normalise(v, root) for v in value]
     if isinstance(value, pulumi.asset.FileAsset):
         return {"fileAsset": _asset_path(Path(str(value.path)).resolve(), root)}
+    if isinstance(value, pulumi.asset.AssetArchive):
+        return {"archive": {name: _normalise(asset, root) for name, asset in sorted(value.assets.items())}}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if value == _UNKNOWN_VALUE:
@@ -165,6 +167,17 @@ _ARN_FORMATS = {
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+    # Composite alarms share the metric alarms' format (there is no composite-alarm resource type).
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+    "aws:cloudwatch/dashboard:Dashboard": "arn:aws:cloudwatch::{account}:dashboard/{name}",
+    # The provider strips the ":*" the API appends to a log group's ARN.
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+    "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    # An alias's name already starts with "alias/".
+    "aws:kms/alias:Alias": "arn:aws:kms:{region}:{account}:{name}",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
+        "arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}"
+    ),
     "aws:scheduler/schedule:Schedule": "arn:aws:scheduler:{region}:{account}:schedule/default/{name}",
 }
 

@@ -109,8 +109,18 @@ class Prometheus(SpecModel):
     """Histogram of request latency in seconds (its _bucket series)."""
 
 
+MODEL_MONITOR_CLOSED = (
+    "Amazon SageMaker Model Monitor is no longer open to new customers (AWS: 'Amazon SageMaker Model "
+    "Monitor availability change'); engine model-monitor works only in accounts that already use it"
+)
+
+
 class Monitoring(SpecModel):
     enabled: bool = True
+    engine: Literal["mlstack", "model-monitor"] = "mlstack"
+    """`mlstack`: a scheduled SageMaker pipeline running open-source drift statistics (PSI, KS) on the
+    data capture, publishing CloudWatch metrics (any account). `model-monitor`: SageMaker Model Monitor
+    and Clarify schedules, for accounts that still have the service (closed to new customers)."""
     data_quality: DataQuality = DataQuality()
     model_quality: ModelQuality = ModelQuality()
     bias: Bias = Bias()
@@ -118,3 +128,13 @@ class Monitoring(SpecModel):
     alarms: Alarms = Alarms()
     retraining: Retraining = Retraining()
     prometheus: Prometheus = Prometheus()
+
+    @model_validator(mode="after")
+    def _engine_supports(self) -> Monitoring:
+        if self.engine == "mlstack" and self.enabled and self.explainability.enabled:
+            fail(
+                "engine",
+                "explainability (SHAP) monitoring runs on SageMaker Clarify: it needs engine model-monitor",
+                at=("explainability", "enabled"),
+            )
+        return self

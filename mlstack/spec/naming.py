@@ -21,6 +21,7 @@ S3_BUCKET_NAME_MAX = 63
 EVENT_RULE_NAME_MAX = 64
 SNS_TOPIC_NAME_MAX = 256
 SCHEDULE_NAME_MAX = 64
+LAMBDA_NAME_MAX = 64
 
 
 def fit(name: str, limit: int) -> str:
@@ -88,6 +89,21 @@ class Names:
     def drift_alarm(self, model: str) -> str:
         """The data-drift alarm: monitoring creates it, the training pipeline's rule listens for it."""
         return self.alarm(model, "data-drift")
+
+    # -- drift monitoring (mlstack's own monitor) ---------------------------------------
+    def monitor_pipeline(self, model: str) -> str:
+        return self.sagemaker(f"{model}-monitor")
+
+    def monitor_functions(self, model: str) -> str:
+        """Prefix of the two monitor functions and their roles (`-prepare`, `-publish` appended)."""
+        return fit(f"{self.prefix}-{model}-monitor", LAMBDA_NAME_MAX - len("-prepare"))
+
+    def monitor_schedule(self, model: str) -> str:
+        return fit(f"{self.prefix}-{model}-monitor", SCHEDULE_NAME_MAX)
+
+    def metrics_namespace(self) -> str:
+        """The project's CloudWatch namespace: what the monitor publishes, what the alarms watch."""
+        return f"mlstack/{self.project}"
 
     def endpoint(self, model: str) -> str:
         return self.sagemaker(model)

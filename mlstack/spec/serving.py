@@ -108,7 +108,36 @@ class Kubernetes(SpecModel):
     cpu: str = Field("500m", pattern=r"^\d+(\.\d+)?m?$")
     memory: str = Field("1Gi", pattern=r"^\d+(Ki|Mi|Gi)$")
     iam_role_arn: str | None = Field(None, pattern=r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
-    """Role the pods assume (IRSA) to read the model artifact."""
+    """An existing role the pods assume (IRSA) to read the model artifact: it must trust the cluster's
+    OIDC provider for this namespace's service account (named like the model). Without it mlstack
+    creates the role, which needs `oidc_provider_arn`."""
+    oidc_provider_arn: str | None = Field(
+        None,
+        max_length=len("arn:aws:iam::123456789012:oidc-provider/") + 255,  # IAM: a provider URL has <= 255
+        pattern=r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(/[-A-Za-z0-9._~]+)*$",
+    )
+    """The cluster's IAM OIDC provider, in this environment's account (EKS:
+    arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>). mlstack then creates
+    the pods' IRSA role: only this namespace's service account may assume it, and it may only read the
+    model's artifacts and decrypt them through S3. Required unless `iam_role_arn` is given."""
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Kubernetes:
+        if self.iam_role_arn is None and self.oidc_provider_arn is None:
+            fail(
+                "irsa",
+                "the model download needs AWS credentials: give `oidc_provider_arn` (the cluster's IAM OIDC "
+                "provider; mlstack creates the role) or `iam_role_arn` (an existing IRSA role)",
+                at=("oidc_provider_arn",),
+            )
+        if self.iam_role_arn is not None and self.oidc_provider_arn is not None:
+            fail(
+                "irsa",
+                "give `iam_role_arn` (an existing role) or `oidc_provider_arn` (mlstack creates the role), not both "
+                "(an overlay unsets the base's with `oidc_provider_arn: null`)",
+                at=("oidc_provider_arn",),
+            )
+        return self
 
 
 class Serving(SpecModel):

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import pulumi
 
-from mlstack.components.alerting import ModelAlerting, ModelAlertingArgs
+from mlstack import shared_package_dir
+from mlstack.components.alerting import DriftMetric, ModelAlerting, ModelAlertingArgs
+from mlstack.components.drift_monitor import DriftMonitor, DriftMonitorArgs
 from mlstack.components.endpoint import Endpoint
 from mlstack.components.foundation import Foundation
 from mlstack.components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
@@ -31,10 +34,18 @@ from mlstack.components.quality_monitoring import (
     ModelQualityMonitorArgs,
 )
 from mlstack.pipelines import layout
+from mlstack.pipelines.inputs import Vpc
+from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
 from mlstack.spec.naming import Names, fit
+from mlstack.wiring.pipeline_cache import cached_definition
 from mlstack.wiring.serving import ROLLBACK_ALARMS, ServingChoice
 from mlstack.wiring.training import has_drift_alarm
+
+STEPS_DIR = shared_package_dir("pipelines") / "steps"
+# What mlstack's monitor publishes (pipelines/steps/monitor.py): the alarm watches the maximum.
+MAX_DRIFT_METRIC = "MaxFeatureDriftPSI"
+FEATURE_DRIFT_METRIC = "FeatureDriftPSI"
 
 
 @cache
@@ -57,11 +68,20 @@ def build_monitor(
     model: ModelSpec,
     choice: ServingChoice,
     endpoint: Endpoint,
-) -> DataQualityMonitor | None:
-    """Data-quality monitoring of a SageMaker endpoint against its deployed version's baseline."""
+    alerting: ModelAlerting | None = None,
+) -> DataQualityMonitor | DriftMonitor | None:
+    """Drift monitoring of a SageMaker endpoint against its deployed version's baseline.
+
+    Engine `mlstack` (default): our monitoring pipeline (DriftMonitor). Engine `model-monitor`:
+    a SageMaker Model Monitor data-quality schedule (closed to new AWS customers).
+    """
     monitoring = model.monitoring
     if not (monitoring.enabled and monitoring.data_quality.enabled):
         return None
+    if monitoring.engine == "mlstack":
+        return build_drift_monitor(
+            env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint, alerting=alerting
+        )
     version = choice.primary
     if not (version.baseline_constraints_uri and version.baseline_statistics_uri):
         raise SpecError(
@@ -162,40 +182,58 @@ def build_alerting(
     """Alerts topic, the drift alarm retraining listens for, the traffic-anomaly alarm and the dashboard."""
     if not has_drift_alarm(model):
         return None
-    serving = model.serving
-    assert serving is not None
-    alarms = model.monitoring.alarms
+    if model.monitoring.engine == "mlstack":
+        drift = DriftMetric(
+            namespace=names.metrics_namespace(),
+            metric_name=MAX_DRIFT_METRIC,
+            dimensions={"Model": model.name},
+            feature_metric_name=FEATURE_DRIFT_METRIC,
+        )
+        return ModelAlerting(f"{model.name}-alerting", _alerting_args(env, names, tags, foundation, model, (), drift))
     features = monitored_features(env, model)
     if not features:
         index = env.spec.models.index(model)
         raise SpecError(
             [env.problem(("models", index, "data"), "no feature besides the keys and the label to watch for drift")]
         )
-    return ModelAlerting(
-        f"{model.name}-alerting",
-        ModelAlertingArgs(
-            endpoint_name=names.endpoint(model.name),
-            variant_name=serving.variants[0].name if serving.variants else "primary",
-            monitoring_schedule_name=names.sagemaker(f"{model.name}-data-quality"),
-            pipeline_name=names.pipeline(model.name),
-            region=names.region,
-            account_id=env.account_id,
-            kms_key_arn=foundation.key.arn,
-            topic_name=names.topic(f"{model.name}-alerts"),
-            drift_alarm_name=names.drift_alarm(model.name),
-            features=features,
-            dashboard_name=names.sagemaker(model.name),
-            subscribers=[(s.protocol, s.endpoint) for s in env.spec.alerts.subscribers],
-            drift_threshold=alarms.drift_threshold,
-            cadence=model.monitoring.data_quality.cadence,
-            invocations_alarm_name=names.alarm(model.name, "invocations-dropped"),
-            # The endpoint's rollback alarms, by their deterministic ARNs (the endpoint is built after this).
-            extra_alarm_arns=[
-                f"arn:aws:cloudwatch:{names.region}:{env.account_id}:alarm:{names.alarm(model.name, key)}"
-                for key in ROLLBACK_ALARMS
-            ],
-            tags=tags,
-        ),
+    return ModelAlerting(f"{model.name}-alerting", _alerting_args(env, names, tags, foundation, model, features, None))
+
+
+def _alerting_args(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    model: ModelSpec,
+    features: list[str] | tuple[str, ...],
+    drift: DriftMetric | None,
+) -> ModelAlertingArgs:
+    serving = model.serving
+    assert serving is not None
+    alarms = model.monitoring.alarms
+    return ModelAlertingArgs(
+        endpoint_name=names.endpoint(model.name),
+        variant_name=serving.variants[0].name if serving.variants else "primary",
+        monitoring_schedule_name=names.sagemaker(f"{model.name}-data-quality"),
+        pipeline_name=names.pipeline(model.name),
+        region=names.region,
+        account_id=env.account_id,
+        kms_key_arn=foundation.key.arn,
+        topic_name=names.topic(f"{model.name}-alerts"),
+        drift_alarm_name=names.drift_alarm(model.name),
+        features=features,
+        drift_metric=drift,
+        dashboard_name=names.sagemaker(model.name),
+        subscribers=[(s.protocol, s.endpoint) for s in env.spec.alerts.subscribers],
+        drift_threshold=alarms.drift_threshold,
+        cadence=model.monitoring.data_quality.cadence,
+        invocations_alarm_name=names.alarm(model.name, "invocations-dropped"),
+        # The endpoint's rollback alarms, by their deterministic ARNs (the endpoint is built after this).
+        extra_alarm_arns=[
+            f"arn:aws:cloudwatch:{names.region}:{env.account_id}:alarm:{names.alarm(model.name, key)}"
+            for key in ROLLBACK_ALARMS
+        ],
+        tags=tags,
     )
 
 
@@ -208,9 +246,12 @@ def build_quality_monitors(
     model: ModelSpec,
     endpoint: Endpoint,
 ) -> list[pulumi.ComponentResource]:
-    """Model quality, bias and explainability monitors, where the spec enables them."""
+    """Model quality, bias and explainability monitors (engine model-monitor), where the spec enables them.
+
+    Under engine `mlstack` the drift monitor's job computes model quality and bias itself.
+    """
     monitoring = model.monitoring
-    if not monitoring.enabled:
+    if not monitoring.enabled or monitoring.engine != "model-monitor":
         return []
     bucket = names.artifact_bucket()
     reports = layout.monitoring_reports_prefix(bucket, model.name)
@@ -220,6 +261,7 @@ def build_quality_monitors(
 
     shared = {
         "role_arn": foundation.role.arn,
+        "role_name": foundation.role.name,  # the monitors grant it read access to their ground truth
         "kms_key_arn": foundation.key.arn,
         "vpc_subnet_ids": env.spec.subnet_ids,
         "vpc_security_group_ids": env.spec.security_group_ids,
@@ -298,3 +340,101 @@ def build_quality_monitors(
             )
         )
     return created
+
+
+def build_drift_monitor(
+    env: EnvironmentSpec,
+    names: Names,
+    tags: dict[str, str],
+    foundation: Foundation,
+    *,
+    model: ModelSpec,
+    choice: ServingChoice,
+    endpoint: Endpoint,
+    alerting: ModelAlerting | None,
+) -> DriftMonitor:
+    """mlstack's own drift monitor: a scheduled pipeline over the endpoint's data capture."""
+    index = env.spec.models.index(model)
+    version = choice.primary
+    baseline = layout.baseline_dataset_prefix(version.baseline_constraints_uri or "")
+    if baseline is None:
+        raise SpecError(
+            [
+                env.problem(
+                    ("models", index, "monitoring", "data_quality"),
+                    f"version {version.version} of {version.group} records no baseline of the mlstack pipeline "
+                    "(DriftCheckBaselines.ModelDataQuality under baselines/<model>/data-quality/<execution>/); "
+                    "register it with the mlstack training pipeline, or disable data_quality monitoring",
+                )
+            ]
+        )
+    monitoring = model.monitoring
+    bucket = names.artifact_bucket()
+    quality, bias = monitoring.model_quality, monitoring.bias
+    ground_truth = (quality.ground_truth_s3_uri if quality.enabled else None) or (
+        bias.ground_truth_s3_uri if bias.enabled else None
+    )
+    mlflow = (
+        f"arn:aws:sagemaker:{names.region}:{env.account_id}:mlflow-tracking-server/{names.sagemaker('mlflow')}"
+        if env.spec.mlflow.enabled
+        else None
+    )
+    functions = names.monitor_functions(model.name)
+    network = env.spec.network
+    placeholder = MonitorPipelineInputs(
+        pipeline_name=names.monitor_pipeline(model.name),
+        model_name=model.name,
+        region=names.region,
+        bucket=bucket,
+        role_arn=f"arn:aws:iam::{env.account_id}:role/{names.role(f'{model.name}-monitor-job')}",
+        kms_key_arn="arn:aws:kms:pending",
+        problem_type=model.problem_type,
+        capture_s3_uri=f"{layout.data_capture_prefix(bucket, model.name)}/{names.endpoint(model.name)}/",
+        baseline_s3_uri=baseline,
+        prepare_function_arn=f"arn:aws:lambda:{names.region}:{env.account_id}:function:{functions}-prepare",
+        publish_function_arn=f"arn:aws:lambda:{names.region}:{env.account_id}:function:{functions}-publish",
+        metrics_namespace=names.metrics_namespace(),
+        cadence=monitoring.data_quality.cadence,
+        ground_truth_s3_uri=ground_truth,
+        drift_threshold=monitoring.alarms.drift_threshold,
+        probability_threshold=quality.probability_threshold,
+        facet=bias.facet if bias.enabled else None,
+        facet_values=tuple(str(v) for v in bias.facet_values) if bias.enabled else (),
+        tracking_server_arn=mlflow,
+        instance_type=monitoring.data_quality.instance_type,
+        max_runtime_seconds=monitoring.data_quality.max_runtime_seconds,
+        vpc=Vpc(subnet_ids=network.subnet_ids, security_group_ids=network.security_group_ids) if network else None,
+        tags=tags,
+    )
+    definition = foundation.key.arn.apply(lambda key: cached_definition(replace(placeholder, kms_key_arn=key)))
+    return DriftMonitor(
+        f"{model.name}-drift-monitor",
+        DriftMonitorArgs(
+            pipeline_name=placeholder.pipeline_name,
+            definition=definition,
+            model_name=model.name,
+            account_id=env.account_id,
+            region=names.region,
+            bucket_name=foundation.bucket.name,
+            bucket_arn=foundation.bucket.arn,
+            kms_key_arn=foundation.key.arn,
+            job_role_name=names.role(f"{model.name}-monitor-job"),
+            pipeline_role_name=names.role(f"{model.name}-monitor-pipeline"),
+            functions_role_prefix=functions,
+            scheduler_role_name=names.role(f"{model.name}-monitor-schedule"),
+            schedule_name=names.monitor_schedule(model.name),
+            cadence=monitoring.data_quality.cadence,
+            metrics_namespace=names.metrics_namespace(),
+            monitor_script=STEPS_DIR / "monitor.py",
+            lambda_script=STEPS_DIR / "monitor_lambda.py",
+            baseline_read_prefixes=[baseline.removeprefix(f"s3://{bucket}/")],
+            ground_truth_s3_uri=ground_truth,
+            tracking_server_arn=mlflow,
+            alarm_topic_arn=alerting.topic_arn if alerting else None,
+            failed_alarm_name=names.alarm(model.name, "monitor-failed"),
+            vpc_subnet_ids=env.spec.subnet_ids,
+            vpc_security_group_ids=env.spec.security_group_ids,
+            tags=tags,
+        ),
+        pulumi.ResourceOptions(depends_on=[endpoint.endpoint]),
+    )

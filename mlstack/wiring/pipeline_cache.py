@@ -17,6 +17,7 @@ from importlib import metadata
 
 from mlstack import shared_package_dir
 from mlstack.pipelines.inputs import TrainingPipelineInputs
+from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
 from mlstack.spec.aws import cache_dir
 
 _SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemaker-train")
@@ -35,12 +36,12 @@ def _code_and_sdk_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(inputs: TrainingPipelineInputs) -> str:
-    body = json.dumps(dataclasses.asdict(inputs), sort_keys=True, default=str)
+def cache_key(inputs: TrainingPipelineInputs | MonitorPipelineInputs) -> str:
+    body = type(inputs).__name__ + json.dumps(dataclasses.asdict(inputs), sort_keys=True, default=str)
     return hashlib.sha256(f"{_code_and_sdk_fingerprint()}\n{body}".encode()).hexdigest()
 
 
-def cached_definition(inputs: TrainingPipelineInputs) -> str:
+def cached_definition(inputs: TrainingPipelineInputs | MonitorPipelineInputs) -> str:
     """The builder's definition for `inputs`, from the cache when nothing it depends on changed.
 
     MLSTACK_NO_CACHE=1 always rebuilds (the result is the same; it is only slower).
@@ -51,9 +52,14 @@ def cached_definition(inputs: TrainingPipelineInputs) -> str:
             return path.read_text()
         except OSError:
             pass
-    from mlstack.pipelines.builder import build_definition
+    if isinstance(inputs, MonitorPipelineInputs):
+        from mlstack.pipelines.monitor_builder import build_monitor_definition
 
-    definition = build_definition(inputs)
+        definition = build_monitor_definition(inputs)
+    else:
+        from mlstack.pipelines.builder import build_definition
+
+        definition = build_definition(inputs)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

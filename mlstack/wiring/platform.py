@@ -122,7 +122,9 @@ def _serving(
             actions = [alerting.topic_arn] if alerting else []
             endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice, alarm_actions=actions)
             endpoints[model.name] = endpoint
-            build_monitor(env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint)
+            build_monitor(
+                env, names, tags, foundation, model=model, choice=choice, endpoint=endpoint, alerting=alerting
+            )
             build_quality_monitors(env, names, tags, foundation, model=model, endpoint=endpoint)
         else:
             if provider is None:

@@ -96,7 +96,7 @@ def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> 
     """The version each served model deploys; None where the spec says to skip. Raises SpecError."""
     registry = _registry(setting, env, names)
     choices: dict[str, ServingChoice | None] = {}
-    problems: list[Problem] = []
+    problems: list[Problem] = _kubernetes_problems(env)
     for index, model in enumerate(env.spec.models):
         serving = model.serving
         if not serving or not serving.enabled:
@@ -121,6 +121,27 @@ def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> 
     if problems:
         raise SpecError(problems)
     return choices
+
+
+def _kubernetes_problems(env: EnvironmentSpec) -> list[Problem]:
+    """What the spec alone cannot check: the role mlstack creates is created in the environment's
+    account, and IAM lets a role trust only an OIDC provider of its own account."""
+    problems = []
+    for index, model in enumerate(env.spec.models):
+        k8s = model.serving.kubernetes if model.serving and model.serving.enabled else None
+        if k8s is None or k8s.oidc_provider_arn is None:
+            continue
+        account = k8s.oidc_provider_arn.split(":")[4]
+        if account != env.account_id:
+            problems.append(
+                env.problem(
+                    ("models", index, "serving", "kubernetes", "oidc_provider_arn"),
+                    f"the OIDC provider is in account {account}, but environment {env.name} deploys to "
+                    f"{env.account_id}: the IRSA role mlstack creates there can only trust a provider of "
+                    "that account (register the cluster's issuer in it)",
+                )
+            )
+    return problems
 
 
 def _variant(
@@ -263,13 +284,17 @@ def build_kubernetes(
     model: ModelSpec,
     choice: ServingChoice,
     provider: pulumi.ProviderResource,
+    kms_key_arn: pulumi.Input[str] | None = None,
 ) -> KubernetesServing:
+    """Serve `model` on Kubernetes. Without `iam_role_arn` in the spec the component creates the pods'
+    IRSA role, trusted through the spec's `oidc_provider_arn`: it may read the model's artifacts
+    (`models/<model>/` of the artifact bucket) and decrypt them through S3 with the project key —
+    `kms_key_arn`, or by default the key the project's alias names."""
     serving = model.serving
     assert serving is not None and serving.kubernetes is not None
     k8s = serving.kubernetes
-    artifact = (
-        choice.primary.model_data_url or f"{layout.artifacts_prefix(names.artifact_bucket(), model.name)}/model.tar.gz"
-    )
+    prefix = layout.artifacts_prefix(names.artifact_bucket(), model.name)
+    artifact = choice.primary.model_data_url or f"{prefix}/model.tar.gz"
     max_replicas = max(k8s.max_replicas, k8s.replicas)
     return KubernetesServing(
         f"{model.name}-k8s",
@@ -283,6 +308,13 @@ def build_kubernetes(
             runtime=k8s.runtime,
             container_port=k8s.port,
             role_arn=k8s.iam_role_arn,
+            # The spec gives one of the two; with the provider the component creates the role:
+            oidc_provider_arn=k8s.oidc_provider_arn,
+            role_name=names.role(f"{model.name}-k8s-serving"),
+            # every version of the model, so a new version needs no IAM change (an artifact the registry
+            # keeps elsewhere is granted alone), decrypted through S3 with the project key.
+            artifact_read_prefix=prefix if artifact.startswith(f"{prefix}/") else None,
+            kms_key_arn=kms_key_arn or f"arn:aws:kms:{names.region}:{names.account_id}:{names.kms_alias()}",
             region=names.region,
             replicas=k8s.replicas,
             min_replicas=k8s.replicas,
@@ -291,6 +323,7 @@ def build_kubernetes(
             memory_request=k8s.memory,
             memory_limit=k8s.memory,
             labels=tags,
+            tags=tags,
         ),
         pulumi.ResourceOptions(provider=provider),
     )

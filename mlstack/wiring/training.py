@@ -31,7 +31,9 @@ def has_drift_alarm(model: ModelSpec) -> bool:
     serving, monitoring = model.serving, model.monitoring
     return bool(
         serving
-        and model.data.feature_groups  # the drift alarm watches the feature group's columns
+        # Model Monitor's drift metrics are per column, known from the feature group; mlstack's
+        # monitor publishes one aggregated metric whatever the data source.
+        and (model.data.feature_groups or monitoring.engine == "mlstack")
         and serving.enabled
         and serving.target == "sagemaker"
         and serving.serverless is None

@@ -118,9 +118,15 @@ def _processing_encrypted(args: ResourceValidationArgs, report: ReportViolation)
             report(f"{step_label(step)}: ProcessingOutputConfig.KmsKeyId is not set")
 
 
+# Model quality, bias and explainability job definitions exist only in pulumi-aws-native.
+NATIVE_MONITORING_JOBS = {
+    f"aws-native:sagemaker:{kind}JobDefinition": f"{kind[0].lower()}{kind[1:]}JobOutputConfig"
+    for kind in ("ModelQuality", "ModelBias", "ModelExplainability")
+}
 # Where each monitoring job shape keeps its settings: (root, volume key, output key).
 _MONITORING_SHAPES = {
     DATA_QUALITY_JOB: ((), ("jobResources", "clusterConfig"), ("dataQualityJobOutputConfig",)),
+    **{kind: ((), ("jobResources", "clusterConfig"), (output,)) for kind, output in NATIVE_MONITORING_JOBS.items()},
     MONITORING_SCHEDULE: (
         ("monitoringScheduleConfig", "monitoringJobDefinition"),
         ("monitoringResources", "clusterConfig"),
@@ -142,7 +148,7 @@ def _dotted(root: str, *path: str) -> str:
     return ".".join([root, *path] if root else path)
 
 
-@for_types(DATA_QUALITY_JOB, MONITORING_SCHEDULE)
+@for_types(DATA_QUALITY_JOB, MONITORING_SCHEDULE, *NATIVE_MONITORING_JOBS)
 def _monitoring_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     found = _monitoring_job(args)
     if found is None:
@@ -154,7 +160,7 @@ def _monitoring_encrypted(args: ResourceValidationArgs, report: ReportViolation)
         report(f"monitoring job output is not encrypted with a KMS key ({_dotted(root, *output, 'kmsKeyId')})")
 
 
-@for_types(DATA_QUALITY_JOB, MONITORING_SCHEDULE)
+@for_types(DATA_QUALITY_JOB, MONITORING_SCHEDULE, *NATIVE_MONITORING_JOBS)
 def _monitoring_isolated(args: ResourceValidationArgs, report: ReportViolation) -> None:
     found = _monitoring_job(args)
     if found is None:
@@ -167,12 +173,50 @@ def _monitoring_isolated(args: ResourceValidationArgs, report: ReportViolation) 
         report(f"inter-container traffic encryption is not enabled ({path})")
 
 
+def _reads_capture(step: Mapping[str, Any]) -> bool:
+    """A processing step over endpoint data capture: a manifest of it, or the capture prefix itself."""
+    for item in as_list(get(step, "Arguments", "ProcessingInputs")):
+        s3 = get(item, "S3Input")
+        uri = get(s3, "S3Uri")
+        if get(s3, "S3DataType") == "ManifestFile" or (isinstance(uri, str) and "/data-capture/" in uri):
+            return True
+    return False
+
+
+@for_types(PIPELINE)
+def _pipeline_monitor_isolated(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for step in checked_steps(args.props, report):
+        if step.get("Type") not in PROCESSING_STEPS or not _reads_capture(step):
+            continue
+        network = get(step, "Arguments", "NetworkConfig")
+        if not truthy(get(network, "EnableNetworkIsolation")):
+            report(f"{step_label(step)} reads data capture but NetworkConfig.EnableNetworkIsolation is not true")
+        if not truthy(get(network, "EnableInterContainerTrafficEncryption")):
+            report(f"{step_label(step)}: NetworkConfig.EnableInterContainerTrafficEncryption is not true")
+        if args.get_config().get("requireVpc") and not as_list(get(network, "VpcConfig", "Subnets")):
+            report(f"{step_label(step)} reads data capture outside a VPC (NetworkConfig.VpcConfig)")
+
+
 POLICIES = [
+    resource_rule(
+        "sagemaker-pipeline-monitor-isolated",
+        Meta(
+            description="Pipeline processing steps that read endpoint data capture (mlstack's drift monitor) run "
+            "network-isolated with encrypted inter-container traffic, and in a VPC where `requireVpc`. All tiers.",
+            severity=Severity.HIGH,
+            controls=("SageMaker.9", "SageMaker.11"),
+            fix="Keep the drift monitor's Processing step NetworkConfig (EnableNetworkIsolation, "
+            "EnableInterContainerTrafficEncryption) and set network.subnet_ids / security_group_ids in mlstack.yaml.",
+            config={"requireVpc": {"type": "boolean", "default": False, "description": "Require a VpcConfig."}},
+        ),
+        _pipeline_monitor_isolated,
+    ),
     resource_rule(
         "sagemaker-monitoring-job-encrypted",
         Meta(
-            description="Model Monitor jobs (data quality job definitions, and schedules with an inline job) "
-            "encrypt their volumes and their reports with a KMS key. All tiers.",
+            description="Model Monitor and Clarify jobs (data quality, model quality, bias and explainability job "
+            "definitions, and schedules with an inline job) encrypt their volumes and their reports with a KMS key. "
+            "All tiers.",
             severity=Severity.MEDIUM,
             controls=("CKV_AWS_367", "CKV_AWS_368"),
             fix="Set jobResources.clusterConfig.volumeKmsKeyId and dataQualityJobOutputConfig.kmsKeyId (inline: "
@@ -184,8 +228,8 @@ POLICIES = [
     resource_rule(
         "sagemaker-monitoring-job-isolated",
         Meta(
-            description="Model Monitor jobs run network-isolated, with encrypted traffic between their "
-            "instances. All tiers.",
+            description="Model Monitor and Clarify jobs (every job definition kind, and inline jobs) run "
+            "network-isolated, with encrypted traffic between their instances. All tiers.",
             severity=Severity.MEDIUM,
             controls=("CKV_AWS_369", "SageMaker.9", "SageMaker.11"),
             fix="Set networkConfig.enableNetworkIsolation and networkConfig.enableInterContainerTrafficEncryption "

@@ -93,6 +93,15 @@ def _watched_endpoints(args: StackValidationArgs) -> _Evidence:
             return [name for name in found if isinstance(name, str)]
 
         evidence.add(read_schedule)
+    for pipeline in _of(args, PIPELINE):
+
+        def read_pipeline(pipeline: PolicyResource = pipeline) -> list[Any]:
+            # mlstack's drift monitor: a step that reads an endpoint's capture (…/data-capture/<model>/<endpoint>/).
+            steps = pipeline_steps(pipeline_definition(pipeline.props))
+            uris = [get(s, "Arguments", "CaptureS3Uri") for s in steps if s.get("Type") == "Lambda"]
+            return [uri.rstrip("/").rsplit("/", 1)[-1] for uri in uris if isinstance(uri, str) and uri.rstrip("/")]
+
+        evidence.add(read_pipeline)
     return evidence
 
 
@@ -225,8 +234,14 @@ def _pipeline_triggers(args: StackValidationArgs) -> _Evidence:
     return evidence
 
 
+def _trains(pipeline: PolicyResource) -> bool:
+    """A pipeline that registers model versions (a monitoring pipeline does not); unreadable counts."""
+    definition = pipeline_definition(pipeline.props)
+    return definition is None or any(s.get("Type") == "RegisterModel" for s in pipeline_steps(definition))
+
+
 def _has_retraining_trigger(args: StackValidationArgs, report: ReportViolation) -> None:
-    pipelines = list(_of(args, PIPELINE))
+    pipelines = [p for p in _of(args, PIPELINE) if _trains(p)]
     triggers = _pipeline_triggers(args) if pipelines else _Evidence()
     for pipeline in pipelines:
         name = _name(pipeline, "pipelineName")
@@ -243,12 +258,14 @@ POLICIES = [
     stack_rule(
         "endpoint-monitored",
         Meta(
-            description="Every SageMaker endpoint has a Model Monitor schedule reading its captured data "
-            "(through a data quality job definition or an inline job) and AWS/SageMaker alarms on its key "
-            "metrics. Meant for staging and prod.",
+            description="Every SageMaker endpoint has a drift monitor reading its captured data (mlstack's "
+            "monitoring pipeline, whose window step names the endpoint's capture prefix, or a Model Monitor "
+            "schedule through a data quality job definition or an inline job) and AWS/SageMaker alarms on its "
+            "key metrics. Meant for staging and prod.",
             severity=Severity.MEDIUM,
             fix="Enable monitoring.data_quality and monitoring.alarms for the model in mlstack.yaml; the "
-            "schedule's endpointInput.endpointName and the alarms' EndpointName dimension must name the endpoint.",
+            "monitor's capture prefix (or a schedule's endpointInput.endpointName) and the alarms' EndpointName "
+            "dimension must name the endpoint.",
             config={
                 "requiredMetrics": {
                     "type": "array",

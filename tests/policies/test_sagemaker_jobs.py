@@ -257,7 +257,79 @@ def test_a_training_step_without_arguments_fails_closed() -> None:
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_example_pipelines_pass(plans: Any, environment: str) -> None:
     resources = [Resource.from_plan(r.as_dict()) for r in plans(environment).resources]
-    assert len([r for r in resources if r.type == PIPELINE]) == 2
+    # two training pipelines and the fraud detector's drift monitor (its Processing step is checked too)
+    assert len([r for r in resources if r.type == PIPELINE]) == 3
     for policy in (ENCRYPTED, ISOLATED, TRAINING, PROCESSING):
         report = run_resource_policy(policy, resources)
         assert report.violations == [] and report.not_evaluated == [], policy.name
+
+
+# --- the aws-native (Cloud Control) job definitions of the model-monitor engine ------------
+MQ = "aws-native:sagemaker:ModelQualityJobDefinition"
+MQ_JOB: dict[str, Any] = {
+    "jobDefinitionName": "fd-model-quality",
+    "modelQualityJobOutputConfig": {"kmsKeyId": KEY, "monitoringOutputs": [{"s3Output": {"s3Uri": "s3://b/r"}}]},
+    "jobResources": {"clusterConfig": {"instanceCount": 1, "instanceType": "ml.m5.large", "volumeKmsKeyId": KEY}},
+    "networkConfig": {"enableNetworkIsolation": True, "enableInterContainerTrafficEncryption": True},
+}
+
+
+@pytest.mark.parametrize(
+    ("policy", "path", "message"),
+    [
+        (ENCRYPTED, "jobResources.clusterConfig.volumeKmsKeyId",
+         "monitoring job volume is not encrypted with a KMS key (jobResources.clusterConfig.volumeKmsKeyId)"),
+        (ENCRYPTED, "modelQualityJobOutputConfig.kmsKeyId",
+         "monitoring job output is not encrypted with a KMS key (modelQualityJobOutputConfig.kmsKeyId)"),
+        (ISOLATED, "networkConfig.enableNetworkIsolation",
+         "network isolation is not enabled (networkConfig.enableNetworkIsolation)"),
+    ],
+)  # fmt: skip
+def test_aws_native_job_definitions_are_checked_too(policy: Any, path: str, message: str) -> None:
+    assert _messages(policy, Resource(MQ, MQ_JOB)) == []
+    assert _messages(policy, Resource(MQ, mutate(MQ_JOB, path, DELETE))) == [message]
+    bias = {**{k: v for k, v in MQ_JOB.items() if k != "modelQualityJobOutputConfig"},
+            "modelBiasJobOutputConfig": MQ_JOB["modelQualityJobOutputConfig"]}  # fmt: skip
+    assert _messages(policy, Resource("aws-native:sagemaker:ModelBiasJobDefinition", bias)) == []
+
+
+# --- mlstack's drift monitor: processing steps over data capture ---------------------------
+MONITOR_ISOLATED = by_name("sagemaker-pipeline-monitor-isolated")
+MONITOR_STEP: dict[str, Any] = {
+    "Name": "Monitor",
+    "Type": "Processing",
+    "Arguments": {
+        "NetworkConfig": {
+            "EnableNetworkIsolation": True,
+            "EnableInterContainerTrafficEncryption": True,
+            "VpcConfig": {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
+        },
+        "ProcessingInputs": [{"InputName": "capture", "S3Input": {"S3DataType": "ManifestFile", "S3Uri": "s3://b/m"}}],
+        "ProcessingResources": {"ClusterConfig": _cluster()},
+        "ProcessingOutputConfig": _outputs(),
+    },
+}
+
+
+def _monitor_pipeline(step: dict[str, Any]) -> Resource:
+    return Resource(PIPELINE, {"pipelineName": "fd-monitor", "pipelineDefinition": json.dumps({"Steps": [step]})})
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "config", "message"),
+    [
+        ("Arguments.NetworkConfig.EnableNetworkIsolation", False, None,
+         "Processing step Monitor reads data capture but NetworkConfig.EnableNetworkIsolation is not true"),
+        ("Arguments.NetworkConfig.EnableInterContainerTrafficEncryption", DELETE, None,
+         "Processing step Monitor: NetworkConfig.EnableInterContainerTrafficEncryption is not true"),
+        ("Arguments.NetworkConfig.VpcConfig", DELETE, {"sagemaker-pipeline-monitor-isolated": {"requireVpc": True}},
+         "Processing step Monitor reads data capture outside a VPC (NetworkConfig.VpcConfig)"),
+    ],
+)  # fmt: skip
+def test_the_drift_monitor_step_is_isolated(path: str, value: Any, config: Any, message: str) -> None:
+    assert run_resource_policy(MONITOR_ISOLATED, [_monitor_pipeline(MONITOR_STEP)], config).messages() == []
+    bad = _monitor_pipeline(mutate(MONITOR_STEP, path, value))
+    assert run_resource_policy(MONITOR_ISOLATED, [bad], config).messages() == [message]
+    # A processing step that reads no data capture is not this rule's business.
+    other = mutate(mutate(MONITOR_STEP, path, value), "Arguments.ProcessingInputs", [])
+    assert run_resource_policy(MONITOR_ISOLATED, [_monitor_pipeline(other)], config).messages() == []

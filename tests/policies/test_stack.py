@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from mlstack.policies.testing import UNKNOWN, Resource, run_pack, run_stack_poli
 from tests.policies.test_sagemaker_jobs import DEFINITION, mutate, pipeline
 
 MONITORED = by_name("endpoint-monitored")
+PIPELINE = "aws:sagemaker/pipeline:Pipeline"
 PACKAGED = by_name("endpoint-deploys-model-package")
 TRAINED = by_name("model-has-training-pipeline")
 TRIGGERED = by_name("model-has-retraining-trigger")
@@ -125,6 +127,14 @@ def test_alternative_shapes_that_comply() -> None:
     inline = {"monitoringScheduleConfig": {"monitoringJobDefinition": {"monitoringInputs": [
         {"endpointInput": {"endpointName": "fd"}}]}}}  # fmt: skip
     assert _messages(MONITORED, resources(dq=None, monitor=inline)) == []
+    # mlstack's drift monitor: its window step reads the endpoint's capture prefix.
+    window = {"Name": "PrepareWindow", "Type": "Lambda", "Arguments": {"CaptureS3Uri": "s3://b/data-capture/m/fd/"}}
+    drift_monitor = (PIPELINE, {"pipelineName": "fd-monitor", "pipelineDefinition": json.dumps({"Steps": [window]})})
+    assert _messages(MONITORED, resources(dq=None, monitor=None, drift_monitor=drift_monitor)) == []
+    other = json.dumps({"Steps": [{**window, "Arguments": {"CaptureS3Uri": "s3://b/data-capture/m/other/"}}]})
+    assert _messages(
+        MONITORED, resources(dq=None, monitor=None, drift_monitor=(PIPELINE, {"pipelineDefinition": other}))
+    ) == ["endpoint fd has no monitoring schedule watching it"]
     in_containers = {"name": "fd-model-1", "containers": [{"modelPackageName": PACKAGE}]}
     assert _messages(PACKAGED, resources(model=in_containers)) == []
     group_arn = mutate(DEFINITION, "Steps.2.Arguments.IfSteps.1.Arguments.ModelPackageGroupName", f"{ARN}:x/g")

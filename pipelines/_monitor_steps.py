@@ -1,0 +1,135 @@
+"""The steps of the drift-monitoring pipeline (imports the SageMaker SDK: only via monitor_builder)."""
+
+from __future__ import annotations
+
+from sagemaker.core.lambda_helper import Lambda
+from sagemaker.core.network import NetworkConfig
+from sagemaker.core.processing import Processor
+from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.mlops.workflow import Pipeline, ProcessingStep
+from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+
+from . import layout
+from ._steps import image_uri, s3_input, s3_output
+from .monitor_builder import (
+    BASELINE_DIR,
+    BASELINE_PARAMETER,
+    CAPTURE_DIR,
+    CODE_DIR,
+    GROUND_TRUTH_DIR,
+    MONITOR_SCRIPT,
+    REPORT_DIR,
+    SCHEDULED_TIME_PARAMETER,
+    STEP_NAMES,
+)
+from .monitor_inputs import MonitorPipelineInputs
+
+
+def run_uri(inputs: MonitorPipelineInputs, *parts: str) -> Join:
+    """s3://<bucket>/monitoring/<model>/runs/<execution id>/<parts...>."""
+    prefix = f"{layout.monitoring_reports_prefix(inputs.bucket, inputs.model_name)}/runs"
+    return Join(on="/", values=[prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+def monitor_code_uri(bucket: str, model: str, script: str) -> str:
+    return f"{layout.monitoring_reports_prefix(bucket, model)}/code/{script}"
+
+
+def monitor_pipeline(inputs: MonitorPipelineInputs, session: PipelineSession) -> Pipeline:
+    baseline = ParameterString(name=BASELINE_PARAMETER, default_value=inputs.baseline_s3_uri)
+    # EventBridge Scheduler passes its <aws.scheduler.scheduled-time>; empty (a manual start) = now.
+    scheduled = ParameterString(name=SCHEDULED_TIME_PARAMETER, default_value="")
+    manifest = run_uri(inputs, "capture.manifest")
+    prepare = LambdaStep(
+        name=STEP_NAMES["prepare"],
+        lambda_func=Lambda(function_arn=inputs.prepare_function_arn, session=session),
+        inputs={
+            "CaptureS3Uri": inputs.capture_s3_uri,
+            "WindowHours": inputs.window_hours,
+            "ScheduledTime": scheduled,
+            "ManifestS3Uri": manifest,
+        },
+        outputs=[LambdaOutput(output_name="records_files", output_type=LambdaOutputTypeEnum.Integer)],
+    )
+    image = image_uri(
+        "sklearn",
+        inputs.region,
+        version=inputs.framework_version,
+        py_version="py3",
+        instance_type=inputs.instance_type,
+        scope="training",
+    )
+    processor = Processor(
+        role=inputs.role_arn,
+        image_uri=image,
+        instance_count=1,
+        instance_type=inputs.instance_type,
+        entrypoint=["python3", f"{CODE_DIR}/{MONITOR_SCRIPT}"],
+        volume_kms_key=inputs.kms_key_arn,
+        output_kms_key=inputs.kms_key_arn,
+        max_runtime_in_seconds=inputs.max_runtime_seconds,
+        sagemaker_session=session,
+        tags=[{"Key": k, "Value": v} for k, v in inputs.tags.items()],
+        # The job reads prediction data: no network at all (SageMaker stages inputs and uploads outputs).
+        network_config=NetworkConfig(
+            enable_network_isolation=True,
+            encrypt_inter_container_traffic=True,
+            subnets=list(inputs.vpc.subnet_ids) if inputs.vpc else None,
+            security_group_ids=list(inputs.vpc.security_group_ids) if inputs.vpc else None,
+        ),
+    )
+    staged = [
+        ProcessingInput(
+            input_name="capture",
+            s3_input=ProcessingS3Input(
+                s3_uri=manifest,
+                local_path=CAPTURE_DIR,
+                s3_data_type="ManifestFile",
+                s3_input_mode="File",
+                s3_data_distribution_type="FullyReplicated",
+            ),
+        ),
+        s3_input("baseline", baseline, BASELINE_DIR),
+        s3_input("code", monitor_code_uri(inputs.bucket, inputs.model_name, MONITOR_SCRIPT), CODE_DIR),
+    ]
+    if inputs.ground_truth_s3_uri:
+        staged.append(s3_input("ground-truth", inputs.ground_truth_s3_uri, GROUND_TRUTH_DIR))
+    arguments = [
+        "--model",
+        inputs.model_name,
+        "--problem-type",
+        inputs.problem_type,
+        "--threshold",
+        repr(float(inputs.drift_threshold)),
+        "--probability-threshold",
+        repr(float(inputs.probability_threshold)),
+    ]
+    if inputs.facet:
+        arguments += ["--facet", inputs.facet, "--facet-values", ",".join(inputs.facet_values)]
+    step_args = processor.run(
+        inputs=staged, outputs=[s3_output("report", run_uri(inputs, "report"), REPORT_DIR)], arguments=arguments
+    )
+    monitor = ProcessingStep(name=STEP_NAMES["monitor"], step_args=step_args, depends_on=[prepare])
+    publish = LambdaStep(
+        name=STEP_NAMES["publish"],
+        lambda_func=Lambda(function_arn=inputs.publish_function_arn, session=session),
+        inputs={
+            "MetricsS3Uri": run_uri(inputs, "report", "metrics.json"),
+            "Namespace": inputs.metrics_namespace,
+            "TrackingServerArn": inputs.tracking_server_arn or "",
+            "Experiment": f"{inputs.pipeline_name}",
+            "RunName": ExecutionVariables.PIPELINE_EXECUTION_ID,
+        },
+        outputs=[LambdaOutput(output_name="published", output_type=LambdaOutputTypeEnum.Integer)],
+        depends_on=[monitor],
+    )
+    return Pipeline(
+        name=inputs.pipeline_name,
+        parameters=[baseline, scheduled],
+        steps=[prepare, monitor, publish],
+        sagemaker_session=session,
+    )
