@@ -148,3 +148,52 @@ def test_a_failed_monitoring_run_alarms(prod) -> None:  # type: ignore[no-untype
     assert (alarm["namespace"], alarm["metricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed")
     assert alarm["dimensions"] == {"PipelineName": f"{PREFIX}-fraud-detector-monitor"}
     assert alarm["alarmActions"] == [f"arn:aws:sns:eu-west-1:{ACCOUNT}:{PREFIX}-fraud-detector-alerts"]
+
+
+def test_what_the_monitor_publishes_fires_the_alarm(prod, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The Monitor step's own arguments from the plan, run locally on drifted capture: the datum the
+    drift alarm watches is in metrics.json, above the alarm's threshold."""
+    import numpy as np
+
+    from mlstack.pipelines.steps import monitor
+
+    job = _step(_definition(prod), "Monitor")["Arguments"]
+    arguments = list(job["AppSpecification"]["ContainerArguments"])
+    rng = np.random.default_rng(7)
+    (tmp_path / "baseline").mkdir()
+    baseline = rng.normal(0, 1, (400, 2))
+    lines = ["amount,tx_count_1h", *(f"{a:.4f},{b:.4f}" for a, b in baseline)]
+    (tmp_path / "baseline" / "baseline.csv").write_text("\n".join(lines) + "\n")
+    capture = tmp_path / "capture" / "AllTraffic" / "2026" / "12" / "01" / "05"
+    capture.mkdir(parents=True)
+    records = [
+        {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": "text/csv",
+                    "mode": "INPUT",
+                    "data": f"{a + 3:.4f},{b:.4f}",
+                    "encoding": "CSV",
+                },
+                "endpointOutput": {
+                    "observedContentType": "text/csv",
+                    "mode": "OUTPUT",
+                    "data": "0.5",
+                    "encoding": "CSV",
+                },
+            },
+            "eventMetadata": {"eventId": f"e{i}", "inferenceTime": "2026-12-01T05:00:00Z"},
+            "eventVersion": "0",
+        }
+        for i, (a, b) in enumerate(rng.normal(0, 1, (300, 2)))
+    ]
+    (capture / "a.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    dirs = ["--capture-dir", str(tmp_path / "capture"), "--baseline-dir", str(tmp_path / "baseline")]
+    dirs += ["--ground-truth-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "report")]
+    assert monitor.main([*arguments, *dirs]) == 0
+    datums = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    alarm = prod.get("::fraud-detector-alerting-drift-part-0").inputs
+    watched = alarm["metricQueries"][0]["metric"]
+    dimensions = [{"Name": k, "Value": v} for k, v in watched["dimensions"].items()]
+    (datum,) = [d for d in datums if d["MetricName"] == watched["metricName"] and d["Dimensions"] == dimensions]
+    assert datum["Value"] > alarm["threshold"]

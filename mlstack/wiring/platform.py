@@ -131,7 +131,9 @@ def _serving(
                 # The cluster comes from the stack config (mlstack:kubeContext) or the ambient kubeconfig.
                 context = pulumi.Config("mlstack").get("kubeContext")
                 provider = kubernetes.Provider("kubernetes", context=context)
-            k8s[model.name] = build_kubernetes(names, tags, model=model, choice=choice, provider=provider)
+            k8s[model.name] = build_kubernetes(
+                names, tags, model=model, choice=choice, provider=provider, kms_key_arn=foundation.key.arn
+            )
             build_prometheus(model, tags, k8s[model.name], provider)
     return endpoints, k8s
 

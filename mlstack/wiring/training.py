@@ -20,7 +20,7 @@ from mlstack.components.training import TrainingPipeline, TrainingPipelineArgs
 from mlstack.pipelines import layout
 from mlstack.pipelines.inputs import TrainingPipelineInputs, Vpc
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
-from mlstack.spec.naming import Names
+from mlstack.spec.naming import Names, required_tags
 from mlstack.wiring.pipeline_cache import cached_definition
 
 STEPS_DIR = shared_package_dir("pipelines") / "steps"
@@ -85,6 +85,7 @@ def pipeline_inputs(
         gate_threshold=gate.threshold,
         model_package_group_name=names.model_package_group(model.name),
         approval_status="Approved" if model.registry.approval == "auto" else "PendingManualApproval",
+        tags=required_tags(env),  # the jobs the pipeline starts carry the project's tags too
         vpc=Vpc(subnet_ids=tuple(network.subnet_ids), security_group_ids=tuple(network.security_group_ids))
         if network
         else None,

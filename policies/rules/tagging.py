@@ -4,23 +4,50 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from ._base import Meta, resource_rule
+from ._base import Meta, as_list, get, resource_rule
+from .sagemaker_jobs import PIPELINE, pipeline_definition, pipeline_steps, step_label
 
 DEFAULT_REQUIRED_KEYS = ["project", "environment", "owner", "cost-centre", "data-classification", "managed-by"]
 
 
+# Pipeline steps that start a job, and where the job's tags are in their arguments.
+_JOB_STEPS = ("Processing", "Training", "Transform", "QualityCheck", "ClarifyCheck")
+
+
+def _as_mapping(tags: Any) -> dict[str, Any]:
+    """Tags as a mapping: pulumi-aws's {key: value}; aws-native's and SageMaker's [{key|Key, value|Value}]."""
+    if isinstance(tags, Mapping):
+        return dict(tags)
+    found: dict[str, Any] = {}
+    for tag in as_list(tags):
+        if isinstance(tag, Mapping):
+            key = tag.get("key", tag.get("Key"))
+            if isinstance(key, str):
+                found[key] = tag.get("value", tag.get("Value"))
+    return found
+
+
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if not is_taggable(args.resource_type):
-        return
     required = list(args.get_config().get("requiredKeys", DEFAULT_REQUIRED_KEYS))
-    tags = args.props.get("tags") or {}
-    missing = [key for key in required if not tags.get(key)]
-    if missing:
-        report(f"missing required tags: {', '.join(missing)}")
+    if is_taggable(args.resource_type):
+        tags = _as_mapping(args.props.get("tags"))
+        missing = [key for key in required if not tags.get(key)]
+        if missing:
+            report(f"missing required tags: {', '.join(missing)}")
+    if args.resource_type == PIPELINE:
+        # The jobs a pipeline starts are resources too: cost and ownership must reach them.
+        for step in pipeline_steps(pipeline_definition(args.props)):
+            if step.get("Type") in _JOB_STEPS:
+                tags = _as_mapping(get(step, "Arguments", "Tags"))
+                missing = [key for key in required if not tags.get(key)]
+                if missing:
+                    report(f"{step_label(step)} starts jobs without required tags: {', '.join(missing)}")
 
 
 @cache
@@ -31,11 +58,12 @@ def is_taggable(resource_type: str) -> bool:
     treated as untaggable (nothing to require).
     """
     package, module_path, class_name = resource_type.split(":", 2)
-    if package != "aws":
+    if package not in ("aws", "aws-native"):
         return False
     module = module_path.split("/")[0]
+    root = "pulumi_aws" if package == "aws" else "pulumi_aws_native"
     try:
-        sdk = importlib.import_module("pulumi_aws" if module == "index" else f"pulumi_aws.{module}")
+        sdk = importlib.import_module(root if module == "index" else f"{root}.{module}")
     except ImportError:
         return False
     init = getattr(getattr(sdk, class_name, None), "_internal_init", None)
@@ -46,7 +74,8 @@ POLICIES = [
     resource_rule(
         "required-tags",
         Meta(
-            description="Every taggable AWS resource carries the project's cost and ownership tags.",
+            description="Every taggable AWS resource (pulumi-aws and aws-native) carries the project's cost and "
+            "ownership tags, and so does every job a pipeline starts (its steps' Tags).",
             severity=Severity.MEDIUM,
             controls=(),
             fix="Pass the component's `tags` to every child; mlstack computes them in mlstack/naming.py.",

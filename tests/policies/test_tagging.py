@@ -55,3 +55,28 @@ def test_required_keys_are_configurable() -> None:
 def test_unknown_tags_during_preview_are_not_evaluated_not_a_crash() -> None:
     report = run_resource_policy(RULE, [Resource("aws:s3/bucket:Bucket", {"tags": UNKNOWN})])
     assert report.violations == [] and len(report.not_evaluated) == 1
+
+
+def test_aws_native_tags_are_a_list_and_checked_too() -> None:
+    native = "aws-native:sagemaker:ModelQualityJobDefinition"
+    listed = [{"key": k, "value": v} for k, v in TAGS.items()]
+    assert _run(Resource(native, {"tags": listed})) == []
+    assert _run(Resource(native, {"tags": [t for t in listed if t["key"] != "owner"]})) == [
+        "missing required tags: owner"
+    ]
+
+
+def test_the_jobs_a_pipeline_starts_carry_the_tags() -> None:
+    import json
+
+    step = {
+        "Name": "Monitor",
+        "Type": "Processing",
+        "Arguments": {"Tags": [{"Key": k, "Value": v} for k, v in TAGS.items()]},
+    }
+    pipeline = {"pipelineName": "p", "tags": TAGS, "pipelineDefinition": json.dumps({"Steps": [step]})}
+    assert _run(Resource("aws:sagemaker/pipeline:Pipeline", pipeline)) == []
+    untagged = {**pipeline, "pipelineDefinition": json.dumps({"Steps": [{**step, "Arguments": {}}]})}
+    assert _run(Resource("aws:sagemaker/pipeline:Pipeline", untagged)) == [
+        "Processing step Monitor starts jobs without required tags: " + ", ".join(TAGS)
+    ]
