@@ -148,12 +148,8 @@ def test_the_kubernetes_model_gets_its_own_irsa_role_from_the_clusters_oidc_prov
         "arn:aws:s3:::card-fraud-prod-artifacts-333333333333/models/merchant-risk/*",
     )
     assert decrypt["Action"] == "kms:Decrypt"
-    assert decrypt["Resource"] == "arn:aws:kms:eu-west-1:333333333333:key/*"
-    assert decrypt["Condition"] == {
-        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
-        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/card-fraud-prod"},  # the foundation key's alias
-    }
-    assert plan.get("foundation-kms-alias").inputs["name"] == "alias/card-fraud-prod"
+    assert decrypt["Resource"] == plan.outputs["kms_key_arn"]  # exactly the project key
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     account = plan.get("merchant-risk-k8s-service-account").inputs["metadata"]["annotations"]
     assert account == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::333333333333:role/card-fraud-prod-merchant-risk-k8s-serving"
