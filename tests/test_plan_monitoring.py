@@ -140,3 +140,17 @@ def test_explainability_monitors_against_the_given_shap_baseline(tmp_path: Path)
     config = json.loads(plan.get("fraud-detector-explainability-analysis-config").inputs["content"])
     assert config["methods"]["shap"]["baseline"] == "s3://card-fraud-data/shap/baseline.csv"
     assert config["headers"] == ["amount", "tx_count_1h", "amount_sum_24h", "distance_from_home_km"]
+
+
+def test_the_model_monitor_engine_is_warned_about_where_it_is_set(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import ROOT
+
+    spec = model_monitor_spec(tmp_path)
+    code, out, err = cli("validate", "--spec", str(spec), cwd=ROOT)
+    assert code == 0, err
+    line = next(n for n, text in enumerate(spec.read_text().splitlines(), start=1) if "engine: model-monitor" in text)
+    assert (
+        f"{spec}:{line}:7: models[0].monitoring.engine: warning: Amazon SageMaker Model Monitor is no longer open"
+        in err
+    )
+    assert "ok prod" in out
