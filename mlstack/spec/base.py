@@ -11,9 +11,18 @@ from pydantic_core import PydanticCustomError
 
 class SpecModel(BaseModel):
     """Every spec section: unknown keys are errors, values are immutable,
-    and the docstring under each field is its documentation in the JSON Schema."""
+    and the docstring under each field is its documentation in the JSON Schema.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    Scalars are strict: `true` is not 1, 1 is not `true` and "10" is not a number (an
+    integer is still a valid float); infinities and NaN are not numbers either."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        strict=True,
+        allow_inf_nan=False,
+    )
 
 
 # Our own names become parts of AWS physical names (`{project}-{env}-{name}`),
@@ -90,10 +99,11 @@ TagValue = Annotated[
 ]
 
 
-def fail(kind: str, message: str, *, at: tuple[str | int, ...] = (), **ctx: object) -> NoReturn:
+def fail(kind: str, message: str, /, *, at: tuple[str | int, ...] = (), **ctx: object) -> NoReturn:
     """Raise a validation error from a model validator.
 
     `at` is the path, below the model being validated, of the value at fault; the
     error reporter appends it to the location so the message points at that line.
+    `kind` and `message` are positional-only, so `ctx` may use those names too.
     """
     raise PydanticCustomError(kind, message, {**ctx, "at": ".".join(str(p) for p in at)})

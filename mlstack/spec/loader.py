@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from .errors import Problem, SpecError, display_path, format_path
+from .limits import MAX_BYTES, LimitedParser, LimitExceeded, non_finite
 from .locate import locate, to_problems
 from .overlay import merge, to_plain
 from .project_spec import TIERS, ProjectSpec, SpecFile, Tier
@@ -61,13 +63,35 @@ def read_document(path: Path) -> SpecDocument:
     """Parse the YAML (keeping positions) and split base from overlays."""
     display = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)  # never more than the limit, whatever the file's size
     except FileNotFoundError:
         raise SpecError.single(display, 1, 1, "", "spec file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError.single(display, 1, 1, "", f"cannot read the spec: {exc}") from None
+    if len(data) > MAX_BYTES:
+        raise SpecError.single(
+            display, 1, 1, "", f"the spec is larger than {MAX_BYTES // 1024 // 1024} MiB; refusing to read it"
+        )
     try:
-        root = YAML(typ="rt", pure=True).load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError.single(display, 1, 1, "", f"cannot read the spec: {exc}") from None
+    yaml = YAML(typ="rt", pure=True)
+    yaml.Parser = LimitedParser
+    try:
+        root = yaml.load(text)
+    except LimitExceeded as exc:
+        raise SpecError.single(display, exc.line + 1, exc.column + 1, "", exc.message) from None
+    except ReaderError as exc:
+        # a character YAML does not allow: ruamel gives its offset in the text, not a line
+        offset = exc.position if isinstance(exc.position, int) else 0
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise SpecError.single(
+            display, line, column, "", f"YAML syntax error: unacceptable character {what}: {exc.reason}"
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -75,11 +99,15 @@ def read_document(path: Path) -> SpecDocument:
         context = f" ({exc.context})" if exc.context else ""
         raise SpecError.single(display, line, column, "", f"YAML syntax error: {what}{context}") from None
     except YAMLError as exc:
-        raise SpecError.single(display, 1, 1, "", f"YAML error: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError.single(display, 1, 1, "", f"YAML error: {first}") from None
     if not isinstance(root, CommentedMap):
         raise SpecError.single(display, 1, 1, "", "the spec must be a YAML mapping (key: value) at the top level")
 
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(display, line + 1, column + 1, format_path(parts), f"input should be a finite number (got {value})")
+        for line, column, parts, value in non_finite(root)
+    ]
     base = CommentedMap()
     base.lc.line, base.lc.col = root.lc.line, root.lc.col
     for key, value in root.items():
@@ -139,7 +167,7 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
         )
     merged = merge(document.base, document.overlays[environment])
     try:
-        spec = ProjectSpec.model_validate(to_plain(merged), context={"environment": environment})
+        spec = ProjectSpec.model_validate(to_plain(merged), context={"environment": environment, "tree": merged})
     except ValidationError as exc:
         raise SpecError(to_problems(exc.errors(), merged, document.display, ProjectSpec)) from None
     settings = spec.settings

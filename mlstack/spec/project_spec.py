@@ -8,7 +8,9 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from .aws import AwsEnum
 from .base import EnvironmentName, Slug, SpecModel, fail
+from .errors import format_path
 from .features import FeatureGroup
+from .locate import locate
 from .monitoring import Monitoring
 from .project import Alerts, Mlflow, Network, Project, Settings
 from .serving import Serving
@@ -82,18 +84,23 @@ class ProjectSpec(SpecModel):
         return tuple(self.network.security_group_ids) if self.network else ()
 
     @model_validator(mode="after")
-    def _references(self) -> ProjectSpec:
-        for kind, items in (("feature group", self.feature_groups), ("model", self.models)):
+    def _references(self, info: ValidationInfo) -> ProjectSpec:
+        tree = (info.context or {}).get("tree")
+        for kind, section, items in (
+            ("feature group", "feature_groups", self.feature_groups),
+            ("model", "models", self.models),
+        ):
             names = [item.name for item in items]
             for index, name in enumerate(names):
-                if names.index(name) != index:
-                    section = "feature_groups" if kind == "feature group" else "models"
+                first = names.index(name)
+                if first != index:
                     fail(
                         "duplicate",
-                        "{kind} '{name}' is defined twice",
+                        "{kind} '{name}' is defined twice (first at {first})",
                         at=(section, index, "name"),
                         kind=kind,
                         name=name,
+                        first=_where(tree, (section, first, "name")),
                     )
         for index, model in enumerate(self.models):
             _check_data_source(self, index, model.data)
@@ -128,6 +135,14 @@ class ProjectSpec(SpecModel):
             if model.serving and model.serving.enabled:
                 _check_serving_tier(tier, index, model.serving)
         return self
+
+
+def _where(tree: Any, parts: tuple[str | int, ...]) -> str:
+    """'line N' of `parts` in the YAML tree being validated, or the path without one."""
+    if tree is None:
+        return format_path(parts)
+    (line, _), walked = locate(tree, parts)
+    return f"line {line + 1}" if walked == parts else format_path(parts)
 
 
 def _check_data_source(spec: ProjectSpec, index: int, data: DataSource) -> None:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, model_validator
 
+from . import hyperparameters as bundled
+from . import schedule as schedules
 from .aws import AwsEnum, AwsString
 from .base import S3Uri, Slug, SpecModel, fail
 
 TrainingInstanceType = AwsEnum("TrainingInstanceType", "training instance type")
 ProcessingInstanceType = AwsEnum("ProcessingInstanceType", "processing instance type")
 HyperParameterKey = AwsString("HyperParameterKey", "hyperparameter name")
-
-# EventBridge Scheduler expressions: rate(value unit) or a six-field cron().
-_RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
-_CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 
 
 class DataSource(SpecModel):
@@ -69,11 +66,14 @@ class Training(SpecModel):
     hyperparameters: dict[HyperParameterKey, str | int | float | bool] = Field(  # type: ignore[valid-type]
         default_factory=dict, max_length=100
     )
+    """With the bundled train.py: `algorithm` (xgboost, hist_gradient_boosting or random_forest)
+    and only hyperparameters that algorithm takes, of the kind it takes (train.py's table)."""
     spot: Spot = Spot()
     processing_instance_type: ProcessingInstanceType = "ml.m5.xlarge"  # type: ignore[valid-type]
     """Instance type for the preprocessing, baseline and evaluation steps."""
     schedule: str | None = Field(None, max_length=256)
-    """Retrain on a schedule: EventBridge Scheduler `rate(7 days)` or `cron(0 3 ? * MON *)`."""
+    """Retrain on a schedule: EventBridge Scheduler `rate(7 days)`, `cron(0 3 ? * MON *)` (six fields;
+    exactly one of day-of-month and day-of-week is `?`) or a one-time `at(2030-01-31T03:00:00)`."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Training:
@@ -92,13 +92,13 @@ class Training(SpecModel):
                 wait=self.spot.max_wait_minutes,
                 run=self.max_runtime_minutes,
             )
-        if self.schedule and not (_RATE.match(self.schedule) or _CRON.match(self.schedule)):
+        if self.schedule is not None and (reason := schedules.problem(self.schedule)):
             fail(
                 "schedule",
-                "'{value}' is not an EventBridge Scheduler expression: use rate(N minutes|hours|days) "
-                "or cron(min hour day-of-month month day-of-week year)",
+                "'{value}' is not an EventBridge Scheduler expression: {reason}",
                 at=("schedule",),
                 value=self.schedule,
+                reason=reason,
             )
         for key, value in self.hyperparameters.items():
             if len(str(value)) > 2500:
@@ -107,6 +107,9 @@ class Training(SpecModel):
                     "value longer than 2500 characters",
                     at=("hyperparameters", key),
                 )
+        if self.entry_point == bundled.BUNDLED_ENTRY_POINT:
+            for key, kind, message in bundled.problems(self.hyperparameters)[:1]:
+                fail(kind, "{message}", at=("hyperparameters", key) if key else ("hyperparameters",), message=message)
         return self
 
 

@@ -93,32 +93,73 @@ def _bool_or_auto(value: str) -> bool | str:
     return choices[value.strip().lower()]
 
 
-# Hyperparameter -> converter from the string SageMaker passes, per algorithm. The XGBoost names
-# are the built-in algorithm's; RENAMED maps them to the scikit-learn API's parameter names.
-RENAMED = {"eta": "learning_rate", "num_round": "n_estimators", "alpha": "reg_alpha", "lambda": "reg_lambda"}
-RENAMED["seed"] = "random_state"
-COMMON: dict[str, Callable[[str], Any]] = {"seed": _int}
-HYPERPARAMETERS: dict[str, dict[str, Callable[[str], Any]]] = {
+# Hyperparameter -> kind, per algorithm; CONVERTERS turns each kind into the converter from the
+# string SageMaker passes. Plain literals on purpose: mlstack's spec reads these three tables from
+# this file (with `ast`, without importing it) to validate a spec's hyperparameters before any job
+# runs, so edit them here only. The XGBoost names are the built-in algorithm's; RENAMED maps them
+# to the scikit-learn API's parameter names.
+RENAMED = {
+    "eta": "learning_rate",
+    "num_round": "n_estimators",
+    "alpha": "reg_alpha",
+    "lambda": "reg_lambda",
+    "seed": "random_state",
+}
+COMMON_KINDS = {"seed": "int"}
+HYPERPARAMETER_KINDS = {
     "xgboost": {
-        **dict.fromkeys(("max_depth", "num_round", "n_estimators", "max_bin", "early_stopping_rounds"), _int),
-        **dict.fromkeys(("eta", "learning_rate", "subsample", "colsample_bytree", "min_child_weight"), float),
-        **dict.fromkeys(("scale_pos_weight", "gamma", "alpha", "lambda"), float),
-        **dict.fromkeys(("objective", "tree_method", "eval_metric"), str),
+        "max_depth": "int",
+        "num_round": "int",
+        "n_estimators": "int",
+        "max_bin": "int",
+        "early_stopping_rounds": "int",
+        "eta": "float",
+        "learning_rate": "float",
+        "subsample": "float",
+        "colsample_bytree": "float",
+        "min_child_weight": "float",
+        "scale_pos_weight": "float",
+        "gamma": "float",
+        "alpha": "float",
+        "lambda": "float",
+        "objective": "str",
+        "tree_method": "str",
+        "eval_metric": "str",
     },
     "hist_gradient_boosting": {
-        **dict.fromkeys(("max_iter", "min_samples_leaf", "max_bins"), _int),
-        **dict.fromkeys(("max_depth", "max_leaf_nodes"), _optional_int),
-        **dict.fromkeys(("learning_rate", "l2_regularization"), float),
-        "early_stopping": _bool_or_auto,
-        "class_weight": str,
+        "max_iter": "int",
+        "min_samples_leaf": "int",
+        "max_bins": "int",
+        "max_depth": "optional_int",
+        "max_leaf_nodes": "optional_int",
+        "learning_rate": "float",
+        "l2_regularization": "float",
+        "early_stopping": "bool_or_auto",
+        "class_weight": "str",
     },
     "random_forest": {
-        **dict.fromkeys(("n_estimators", "n_jobs"), _int),
-        "max_depth": _optional_int,
-        **dict.fromkeys(("min_samples_split", "min_samples_leaf"), _count_or_fraction),
-        "max_features": _max_features,
-        "class_weight": str,
+        "n_estimators": "int",
+        "n_jobs": "int",
+        "max_depth": "optional_int",
+        "min_samples_split": "count_or_fraction",
+        "min_samples_leaf": "count_or_fraction",
+        "max_features": "max_features",
+        "class_weight": "str",
     },
+}
+CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "int": _int,
+    "optional_int": _optional_int,
+    "float": float,
+    "str": str,
+    "count_or_fraction": _count_or_fraction,
+    "max_features": _max_features,
+    "bool_or_auto": _bool_or_auto,
+}
+COMMON: dict[str, Callable[[str], Any]] = {name: CONVERTERS[kind] for name, kind in COMMON_KINDS.items()}
+HYPERPARAMETERS: dict[str, dict[str, Callable[[str], Any]]] = {
+    algorithm: {name: CONVERTERS[kind] for name, kind in kinds.items()}
+    for algorithm, kinds in HYPERPARAMETER_KINDS.items()
 }
 
 
