@@ -53,3 +53,37 @@ def test_cli_exits_1_and_names_the_rules_on_the_bad_fixture() -> None:
     assert body["passed"] is False
     assert {v["policy"] for v in body["violations"] if v["level"] == "mandatory"} == EXPECTED_BAD_PROD
     assert all(v["fix"] for v in body["violations"])
+
+
+def test_the_report_wraps_at_80_columns_and_truncates_nothing() -> None:
+    """CI logs are 80 columns wide: every violation and fix must be readable there, in full."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from mlstack.plan.render import check_view
+
+    result = check_plan(synthesize("prod", spec=BAD))
+    console = Console(file=StringIO(), width=80, color_system=None)
+    console.print(check_view(result))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    flat = " ".join(text.split())
+    for violation in result.report.violations:
+        assert " ".join(violation.message.split()) in flat
+        assert " ".join(f"fix: {violation.fix}".split()) in flat
+
+
+def test_the_plan_view_wraps_long_type_tokens(plans) -> None:  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from rich.console import Console
+
+    from mlstack.plan.render import type_counts
+
+    console = Console(file=StringIO(), width=80, color_system=None)
+    console.print(type_counts(plans("prod")))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text
+    joined = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.count("│") == 3)
+    assert "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration" in joined

@@ -197,3 +197,27 @@ def test_what_the_monitor_publishes_fires_the_alarm(prod, tmp_path) -> None:  # 
     dimensions = [{"Name": k, "Value": v} for k, v in watched["dimensions"].items()]
     (datum,) = [d for d in datums if d["MetricName"] == watched["metricName"] and d["Dimensions"] == dimensions]
     assert datum["Value"] > alarm["threshold"]
+
+
+def test_a_model_trained_from_s3_is_alerted_and_monitored_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Model Monitor's drift metrics needed the feature group's columns; mlstack's monitor does not."""
+    import shutil
+
+    from mlstack.plan.synth import synthesize
+    from tests.conftest import EXAMPLE
+
+    text = EXAMPLE.read_text().replace(
+        "      feature_groups: [transactions]\n      target: is_fraud\n",
+        "      s3_uri: s3://card-fraud-data/training/\n      target: is_fraud\n",
+        1,
+    )
+    (tmp_path / "mlstack.yaml").write_text(text)
+    shutil.copy(EXAMPLE.with_name("mlstack.lock.json"), tmp_path / "mlstack.lock.json")
+    plan = synthesize("prod", spec=tmp_path / "mlstack.yaml")
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNT}:{PREFIX}-fraud-detector-alerts"
+    for name in ("latency-p99", "error-5xx-rate", "model-errors"):
+        assert plan.get(f"::fraud-detector-serving-alarm-{name}").inputs["alarmActions"] == [topic]
+    assert plan.get("::fraud-detector-alerting-drift").inputs["alarmActions"] == [topic]
+    assert plan.get("::fraud-detector-drift-monitor-pipeline")
+    rule = json.loads(plan.get("::fraud-detector-training-drift-rule").inputs["eventPattern"])
+    assert rule["detail"]["alarmName"] == [f"{PREFIX}-fraud-detector-data-drift"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -51,7 +52,7 @@ def plan_tree(plan: Plan) -> Tree:
 def type_counts(plan: Plan) -> Table:
     table = Table(title="Resources by type", show_footer=True)
     counts = Counter(r.type for r in plan.resources if r.custom)
-    table.add_column("type", footer="total")
+    table.add_column("type", footer="total", overflow="fold")  # wrap long type tokens, never cut them
     table.add_column("count", justify="right", footer=str(sum(counts.values())))
     for type_, count in sorted(counts.items()):
         table.add_row(type_, str(count))
@@ -136,19 +137,14 @@ def check_view(result: CheckResult) -> Group:
         found = [v for v in report.violations if (v.severity or "") == severity]
         if not found:
             continue
-        table = Table(title=f"{severity or 'unrated'} severity", show_lines=False, expand=True)
-        table.add_column("rule", no_wrap=True)
-        table.add_column("level")
-        table.add_column("resource")
-        table.add_column("violation and fix", ratio=3)
+        # A list, not a table: it wraps at any width (CI logs are 80 columns) and never truncates.
+        parts.append(Text(f"{severity or 'unrated'} severity", style="bold"))
         for v in sorted(found, key=lambda v: (v.policy, v.urn, v.message)):
-            table.add_row(
-                v.policy,
-                Text(v.level, style=_LEVEL_STYLE.get(v.level, "")),
-                _short(v.urn),
-                Text(v.message) + (Text(f"\nfix: {v.fix}", style="dim") if v.fix else Text("")),
-            )
-        parts.append(table)
+            head = Text(v.policy, style="bold") + Text("  ")
+            head += Text(v.level, style=_LEVEL_STYLE.get(v.level, "")) + Text(f"  {_short(v.urn)}")
+            parts.append(Padding(head, (0, 0, 0, 2)))
+            detail = Text(v.message) + (Text(f"\nfix: {v.fix}", style="dim") if v.fix else Text(""))
+            parts.append(Padding(detail, (0, 0, 0, 4)))
     mandatory, advisory = len(report.mandatory), len(report.violations) - len(report.mandatory)
     verdict = "[bold red]FAILED[/]" if result.failed else "[bold green]PASSED[/]"
     skipped = f", {len(report.not_evaluated)} not evaluated (unknown until deploy)" if report.not_evaluated else ""
