@@ -319,7 +319,8 @@ class DriftMonitor(pulumi.ComponentResource):
             code=pulumi.AssetArchive({"monitor_lambda.py": pulumi.FileAsset(str(args.lambda_script))}),
             timeout=300,
             memory_size=256,
-            kms_key_arn=args.kms_key_arn,
+            # No environment variables (nothing to encrypt with the project key): the code is public
+            # mlstack code, and the events carry only S3 URIs and names.
             logging_config={"log_format": "JSON", "log_group": log_group.name},
             tags=dict(args.tags),
             opts=child(self, depends_on=[policy]),
