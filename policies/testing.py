@@ -8,6 +8,9 @@ same `ResourceValidationPolicy` / `StackValidationPolicy` objects directly:
     report = run_pack(ALL_POLICIES, [Resource("aws:kms/key:Key", {"enableKeyRotation": False})])
     report.violations[0].message
 
+Validation functions may be async: an awaitable they return is awaited, as the engine
+does (on a fresh event loop), so an async rule's violations and unknowns count.
+
 Props are wrapped like the engine wraps them: reading a value that is unknown during
 preview (the engine's unknown sentinel) raises UnknownValueError, which is reported as
 "not evaluated", never as a crash. Config follows the policy-pack config file format
@@ -17,9 +20,11 @@ with parameter defaults taken from each rule's config schema, as the engine does
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from inspect import isawaitable
 from typing import Any
 
 from pulumi_policy import (
@@ -178,26 +183,60 @@ def _reporter(policy: Policy, level: str, default_urn: str, report: Report):  # 
     return report_violation
 
 
+def _run(validate: Any, args: Any, report_violation: Any) -> None:
+    """One validation, awaiting what it returns if that is awaitable (the engine does the same)."""
+    result = validate(args, report_violation)
+    if result is not None and isawaitable(result):
+        _await(result)
+
+
+def _await(awaitable: Awaitable[Any]) -> None:
+    async def wait() -> None:
+        await awaitable
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(wait())
+    finally:
+        loop.close()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What the engine builds per resource (wrapped props, options), built once per run_pack."""
+
+    resources: list[Resource]
+    props: list[Any]
+    options: list[PolicyResourceOptions]
+
+    @classmethod
+    def of(cls, resources: Iterable[Resource]) -> _Prepared:
+        resources = list(resources)
+        return cls(
+            resources,
+            [unknown_checking_proxy(dict(resource.props)) for resource in resources],
+            [resource.options() for resource in resources],
+        )
+
+
 def run_resource_policy(
     policy: ResourceValidationPolicy, resources: Iterable[Resource], config: Mapping[str, Any] | None = None
+) -> Report:
+    return _run_resource_policy(policy, _Prepared.of(resources), config)
+
+
+def _run_resource_policy(
+    policy: ResourceValidationPolicy, prepared: _Prepared, config: Mapping[str, Any] | None
 ) -> Report:
     report = Report()
     level, params = resolve_config(policy, config)
     if level == "disabled":
         return report
-    for resource in resources:
-        args = ResourceValidationArgs(
-            resource.type,
-            unknown_checking_proxy(dict(resource.props)),
-            resource.urn,
-            resource.name,
-            resource.options(),
-            None,
-            params,
-        )
+    for resource, props, options in zip(prepared.resources, prepared.props, prepared.options, strict=True):
+        args = ResourceValidationArgs(resource.type, props, resource.urn, resource.name, options, None, params)
         report.evaluated += 1
         try:
-            policy.validate(args, _reporter(policy, level, resource.urn, report))
+            _run(policy.validate, args, _reporter(policy, level, resource.urn, report))
         except UnknownValueError as unknown:
             report.not_evaluated.append((policy.name, resource.urn, unknown.message))
     return report
@@ -205,20 +244,16 @@ def run_resource_policy(
 
 def policy_resources(resources: Sequence[Resource]) -> list[PolicyResource]:
     """Stack-policy views of the resources, with parents and dependencies linked."""
+    return _policy_resources(_Prepared.of(resources))
+
+
+def _policy_resources(prepared: _Prepared) -> list[PolicyResource]:
     by_urn: dict[str, PolicyResource] = {}
-    for resource in resources:
+    for resource, props, options in zip(prepared.resources, prepared.props, prepared.options, strict=True):
         by_urn[resource.urn] = PolicyResource(
-            resource.type,
-            unknown_checking_proxy(dict(resource.props)),
-            resource.urn,
-            resource.name,
-            resource.options(),
-            None,
-            None,
-            [],
-            {},
+            resource.type, props, resource.urn, resource.name, options, None, None, [], {}
         )
-    for resource in resources:
+    for resource in prepared.resources:
         view = by_urn[resource.urn]
         view.parent = by_urn.get(resource.parent)
         view.dependencies = [by_urn[d] for d in resource.dependencies if d in by_urn]
@@ -228,13 +263,19 @@ def policy_resources(resources: Sequence[Resource]) -> list[PolicyResource]:
 def run_stack_policy(
     policy: StackValidationPolicy, resources: Sequence[Resource], config: Mapping[str, Any] | None = None
 ) -> Report:
+    return _run_stack_policy(policy, policy_resources(resources), config)
+
+
+def _run_stack_policy(
+    policy: StackValidationPolicy, view: list[PolicyResource], config: Mapping[str, Any] | None
+) -> Report:
     report = Report()
     level, params = resolve_config(policy, config)
     if level == "disabled":
         return report
     report.evaluated += 1
     try:
-        policy.validate(StackValidationArgs(policy_resources(resources), params), _reporter(policy, level, "", report))
+        _run(policy.validate, StackValidationArgs(view, params), _reporter(policy, level, "", report))
     except UnknownValueError as unknown:
         report.not_evaluated.append((policy.name, "", unknown.message))
     return report
@@ -243,11 +284,19 @@ def run_stack_policy(
 def run_pack(
     policies: Iterable[Policy], resources: Sequence[Resource], config: Mapping[str, Any] | None = None
 ) -> Report:
-    """Every rule over every resource (resource rules) and over the stack (stack rules)."""
+    """Every rule over every resource (resource rules) and over the stack (stack rules).
+
+    The wrapped props, the options and the stack view are built once per run and shared
+    by every rule (the engine rebuilds them per rule; rules only read them, so the result
+    is the same, in time linear in the stack's size).
+    """
     report = Report()
+    prepared = _Prepared.of(resources)
+    view: list[PolicyResource] | None = None
     for policy in policies:
         if isinstance(policy, StackValidationPolicy):
-            report.extend(run_stack_policy(policy, resources, config))
+            view = _policy_resources(prepared) if view is None else view
+            report.extend(_run_stack_policy(policy, view, config))
         elif isinstance(policy, ResourceValidationPolicy):
-            report.extend(run_resource_policy(policy, resources, config))
+            report.extend(_run_resource_policy(policy, prepared, config))
     return report

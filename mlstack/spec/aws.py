@@ -111,7 +111,9 @@ def _enum_check(label: str, values: tuple[str, ...]):
     def check(value: str) -> str:
         if value in allowed:
             return value
-        close = difflib.get_close_matches(value, values, n=1, cutoff=0.75)
+        lowered = {v.lower(): v for v in values}
+        found = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.75)
+        close = [lowered[found[0]]] if found else []
         if len(values) <= 8:
             hint = "allowed: " + ", ".join(values)
         else:

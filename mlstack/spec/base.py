@@ -25,15 +25,40 @@ class SpecModel(BaseModel):
     )
 
 
+# Patterns we own, in words: a failed match explains itself instead of printing the regex.
+_SLUG_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+PATTERN_HELP: dict[str, str] = {
+    _SLUG_PATTERN: "lowercase letters, digits and single dashes, starting with a letter; no underscores",
+    r"^[a-z][a-z0-9]*$": "lowercase letters and digits, starting with a letter",
+    r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$": "an email address like ml-team@example.com",
+    r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$": "an S3 URI like s3://bucket/prefix (lowercase bucket name)",
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "lowercase letters, digits and dashes, starting and ending with a letter "
+    "or digit (a Kubernetes DNS label)",
+    r"^\S+$": "no spaces",
+    r"^\d+(\.\d+)?m?$": "a CPU quantity like 2, 0.5 or 500m",
+    r"^\d+(Ki|Mi|Gi)$": "a memory quantity like 512Mi or 1Gi",
+    r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$": "an IAM role ARN like arn:aws:iam::123456789012:role/name",
+    r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(/[-A-Za-z0-9._~]+)*$": (
+        "an IAM OIDC provider ARN like arn:aws:iam::123456789012:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>"
+    ),
+    r"^[\w.:/=+\-@ ]+$": "letters, digits, spaces or _.:/=+-@",
+    r"^/[\w./-]*$": "a URL path starting with /",
+    r"^[a-zA-Z_:][a-zA-Z0-9_:]*$": "a Prometheus metric name: letters, digits, _ or :, not starting with a digit",
+    r"^\d+\.\d+(\.\d+)?(-\d+)?$": "a version like 1.2-1 or 2.1.0",
+    r"^py3\d*$": "a Python version like py3 or py310",
+    r"^[\w\-]+\.py$": "a Python file name like train.py",
+    r"^[A-Za-z_][\w]*$": "letters, digits or _, not starting with a digit",
+}
+
 # Our own names become parts of AWS physical names (`{project}-{env}-{name}`),
 # so they are kept to the intersection of what S3, IAM and SageMaker accept.
 Slug = Annotated[
     str,
-    StringConstraints(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+    StringConstraints(min_length=2, max_length=32, pattern=_SLUG_PATTERN),
 ]
 ProjectName = Annotated[
     str,
-    StringConstraints(min_length=2, max_length=20, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+    StringConstraints(min_length=2, max_length=20, pattern=_SLUG_PATTERN),
 ]
 EnvironmentName = Annotated[
     str,

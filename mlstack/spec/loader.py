@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -16,8 +15,9 @@ from ruamel.yaml.reader import ReaderError
 from .errors import Problem, SpecError, display_path, format_path
 from .limits import MAX_BYTES, LimitedParser, LimitExceeded, non_finite
 from .locate import locate, to_problems
-from .overlay import merge, to_plain
+from .overlay import merge, named_items, to_plain
 from .project_spec import TIERS, ProjectSpec, SpecFile, Tier
+from .repair import validate_all
 
 _ENV_NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
 _ENV_NAME_HELP = "environment names are 2-10 lowercase letters or digits, starting with a letter"
@@ -166,10 +166,13 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
             f"no environment '{environment}' (defined: {known})",
         )
     merged = merge(document.base, document.overlays[environment])
-    try:
-        spec = ProjectSpec.model_validate(to_plain(merged), context={"environment": environment, "tree": merged})
-    except ValidationError as exc:
-        raise SpecError(to_problems(exc.errors(), merged, document.display, ProjectSpec)) from None
+    context = {"environment": environment, "tree": merged}
+    validated, errors = validate_all(ProjectSpec, to_plain(merged), context)
+    if validated is None:
+        errors, unknown = _unknown_in_base(document, environment, errors)
+        raise SpecError([*to_problems(errors, merged, document.display, ProjectSpec), *unknown])
+    assert isinstance(validated, ProjectSpec)
+    spec = validated
     settings = spec.settings
     tier: Tier = settings.tier or environment  # type: ignore[assignment]  # checked by the validator
     assert tier in TIERS and settings.account_id is not None  # guaranteed by _environment_rules
@@ -186,6 +189,46 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
         display=document.display,
         tree=merged,
     )
+
+
+_NAMED_SECTIONS = (("models", "model"), ("feature_groups", "feature group"))
+
+
+def _unknown_in_base(document: SpecDocument, environment: str, errors: list[Any]) -> tuple[list[Any], list[Problem]]:
+    """An overlay item whose name is not in the base, and that is incomplete on its own, is most
+    likely a misspelt name: say that once instead of listing the keys it lacks."""
+    overlay = document.overlays[environment]
+    problems: list[Problem] = []
+    for section, kind in _NAMED_SECTIONS:
+        items = overlay.get(section)
+        base_items = document.base.get(section)
+        if base_items is None:
+            base_items = []
+        if not named_items(items) or not named_items(base_items):
+            continue
+        base_names = [item["name"] for item in base_items]
+        merged_index = len(base_items)
+        for position, item in enumerate(items):
+            if item["name"] in base_names:
+                continue
+            index, merged_index = merged_index, merged_index + 1
+            below = [e for e in errors if tuple(e["loc"])[:2] == (section, index)]
+            if not any(e["type"] == "missing" and len(e["loc"]) == 3 for e in below):
+                continue  # a complete new item: its own problems say more
+            errors = [e for e in errors if e not in below]
+            parts = ("environments", environment, section, position)
+            (line, column), _ = locate(document.root, parts)
+            known = ", ".join(base_names) or "none"
+            problems.append(
+                Problem(
+                    document.display,
+                    line + 1,
+                    column + 1,
+                    format_path(parts),
+                    f"no {kind} '{item['name']}' in the base spec ({section.replace('_', ' ')}: {known})",
+                )
+            )
+    return errors, problems
 
 
 def load_environment(path: Path, environment: str) -> EnvironmentSpec:
@@ -212,7 +255,7 @@ def load_all(path: Path) -> dict[str, EnvironmentSpec]:
     everywhere = len(document.environments)
     problems = [
         p
-        if len(envs) == everywhere
+        if len(envs) == everywhere or p.path.startswith("environments.")  # the path names its environment
         else Problem(p.file, p.line, p.column, p.path, f"{p.message} (in {', '.join(envs)})")
         for p, envs in seen.items()
     ]

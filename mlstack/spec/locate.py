@@ -11,7 +11,51 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from .base import PATTERN_HELP
 from .errors import Problem, format_path
+
+MAX_SHOWN = 80
+"""Longest value echoed in a message; longer ones are cut with an ellipsis."""
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, on one line and at most MAX_SHOWN characters."""
+    if isinstance(value, str) and len(value) > MAX_SHOWN - 3:
+        text = repr(value[: MAX_SHOWN - 3])
+        return text[:-1] + "…" + text[-1]
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def suggest(value: object, choices: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str | None:
+    """The choice `value` most likely meant (case does not count), or None."""
+    if not isinstance(value, str) or not choices:
+        return None
+    lowered = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=cutoff)
+    return lowered[close[0]] if close else None
+
+
+def _literal_choices(root_model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    model = model_at(root_model, loc[:-1])
+    field = model.model_fields.get(str(loc[-1])) if model and loc else None
+    if field is None:
+        return []
+
+    def literals(annotation: Any) -> list[str]:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Literal:
+            return [a for a in typing.get_args(annotation) if isinstance(a, str)]
+        if origin in (typing.Annotated, typing.Union, types.UnionType):
+            args = typing.get_args(annotation)
+            return [v for a in (args[:1] if origin is typing.Annotated else args) for v in literals(a)]
+        return []
+
+    return literals(field.annotation)
 
 
 def _position(node: Any, part: Any, *, key: bool) -> tuple[int, int] | None:
@@ -111,8 +155,19 @@ def _message(error: ErrorDetails, root_model: type[BaseModel], loc: tuple[Any, .
     if message.startswith(("Value error, ", "Assertion failed, ")):
         message = message.split(", ", 1)[1]
     value = error.get("input")
+    if isinstance(value, str) and len(value) > MAX_SHOWN - 3 and value in message:
+        # a custom message that quotes the value: quote it short
+        message = message.replace(f"'{value}'", shown(value)).replace(value, shown(value)[1:-1])
+    pattern = str((error.get("ctx") or {}).get("pattern", ""))
+    if kind == "string_pattern_mismatch" and pattern in PATTERN_HELP:
+        message = f"must be {PATTERN_HELP[pattern]}"
     if kind not in ("aws_enum", "aws_pattern") and isinstance(value, str | int | float | bool):
-        message += f" (got {value!r})"
+        message += f" (got {shown(value)})"
+    if kind == "literal_error":
+        hint = suggest(value, _literal_choices(root_model, loc))
+        if hint is not None:
+            message += f"; did you mean '{hint}'?"
+    message = one_line(message)
     return message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message
 
 

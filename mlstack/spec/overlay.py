@@ -14,7 +14,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 
-def _named_items(value: Any) -> bool:
+def named_items(value: Any) -> bool:
     return isinstance(value, CommentedSeq) and all(
         isinstance(item, CommentedMap) and isinstance(item.get("name"), str) for item in value
     )
@@ -28,7 +28,7 @@ def merge(base: Any, overlay: Any) -> Any:
     """Return base with overlay merged in. Neither input is modified."""
     if isinstance(base, CommentedMap) and isinstance(overlay, CommentedMap):
         return _merge_maps(base, overlay)
-    if _named_items(base) and _named_items(overlay):
+    if named_items(base) and named_items(overlay):
         return _merge_named_lists(base, overlay)
     return overlay
 

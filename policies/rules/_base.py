@@ -10,7 +10,7 @@ read props freely and never guess at unknowns.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +26,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
-StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
+ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], Awaitable[None] | None]
+StackCheck = Callable[[StackValidationArgs, ReportViolation], Awaitable[None] | None]
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,9 @@ def for_types(*types: str) -> Callable[[ResourceCheck], ResourceCheck]:
     """Run a resource check only on these resource types."""
 
     def wrap(check: ResourceCheck) -> ResourceCheck:
-        def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
-            if args.resource_type in types:
-                check(args, report)
+        def run(args: ResourceValidationArgs, report: ReportViolation) -> Any:
+            # Returned, not dropped: an async check's awaitable must reach whoever runs the rule.
+            return check(args, report) if args.resource_type in types else None
 
         run.__doc__ = check.__doc__
         return run
@@ -107,17 +107,40 @@ def as_list(value: Any) -> list[Any]:
     return list(value)
 
 
-def policy_document(value: Any) -> dict[str, Any] | None:
-    """A policy document from a JSON string or an already-parsed mapping."""
+def shown(value: Any) -> str:
+    """How a value appears in a message: true / false / unset / 'text' / 3 / a list / an object."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str | int | float):
+        return repr(value)
+    return "an object" if isinstance(value, Mapping) else "a list"
+
+
+def policy_document(value: Any, what: str, report: ReportViolation) -> dict[str, Any] | None:
+    """A policy document from a JSON string or an already-parsed mapping, or None when unset.
+
+    Fails closed: a document that cannot be read (not valid JSON, JSON that is not an
+    object, a number or a list where a document belongs) is reported under `what` (the
+    prop's name) and returned as None, so no rule passes a policy it could not read.
+    """
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
-    return dict(value) if isinstance(value, Mapping) else None
+    if isinstance(value, Mapping):
+        return dict(value)
+    if not isinstance(value, str):
+        report(f"{what} is {shown(value)}, not a policy document (a JSON string or an object)")
+        return None
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError) as error:
+        report(f"{what} is not valid JSON: {error}")
+        return None
+    if not isinstance(parsed, dict):
+        report(f"{what} is not a JSON object: it holds {shown(parsed)}")
+        return None
+    return parsed
 
 
 def statements(document: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:

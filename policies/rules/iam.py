@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from ._base import Meta, as_list, for_types, get, policy_document, resource_rule
+from ._base import Meta, as_list, for_types, get, policy_document, resource_rule, shown
 
 ROLE = "aws:iam/role:Role"
 POLICY_TYPES = (
@@ -42,17 +42,6 @@ def label(statement: Mapping[str, Any], index: int) -> str:
     """'ReadAll' by Sid, or #2 by position when the statement has none."""
     sid = statement.get("Sid")
     return f"'{sid}'" if isinstance(sid, str) and sid else f"#{index}"
-
-
-def shown(value: Any) -> str:
-    """How a value appears in a message: true / false / unset / 'text' / 3 / a list / an object."""
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str | int | float):
-        return repr(value)
-    return "an object" if isinstance(value, Mapping) else "a list"
 
 
 def listed(value: Any) -> list[Any]:
@@ -102,24 +91,29 @@ def conditioned_on(statement: Mapping[str, Any], keys: set[str]) -> bool:
     return False
 
 
-def _documents(args: ResourceValidationArgs) -> list[tuple[str, dict[str, Any] | None]]:
-    """(prefix naming where it sits, document) of every permissions policy the resource defines."""
+def _documents(args: ResourceValidationArgs, report: ReportViolation) -> list[tuple[str, dict[str, Any] | None]]:
+    """(prefix naming where it sits, document) of every permissions policy the resource defines.
+
+    A document that can't be read is reported (fail closed), as is an inlinePolicies entry
+    that is not a {name, policy} object."""
     if args.resource_type in POLICY_TYPES:
-        return [("", policy_document(args.props.get("policy")))]
+        return [("", policy_document(args.props.get("policy"), "policy", report))]
     documents = []
     for index, inline in enumerate(listed(args.props.get("inlinePolicies"))):
-        if isinstance(inline, Mapping):
-            name = inline.get("name")
-            where = f"inline policy '{name}'" if isinstance(name, str) and name else f"inline policy #{index}"
-            documents.append((f"{where}: ", policy_document(inline.get("policy"))))
+        if not isinstance(inline, Mapping):
+            report(f"inline policy #{index} is {shown(inline)}, not an object with a name and a policy")
+            continue
+        name = inline.get("name")
+        where = f"inline policy '{name}'" if isinstance(name, str) and name else f"inline policy #{index}"
+        documents.append((f"{where}: ", policy_document(inline.get("policy"), f"{where}: policy", report)))
     return documents
 
 
-def _allow_statements(args: ResourceValidationArgs) -> list[tuple[str, Mapping[str, Any]]]:
+def _allow_statements(args: ResourceValidationArgs, report: ReportViolation) -> list[tuple[str, Mapping[str, Any]]]:
     """(message prefix naming document and statement, statement) of every Allow statement."""
     return [
         (f"{where}statement {label(statement, index)}", statement)
-        for where, document in _documents(args)
+        for where, document in _documents(args, report)
         for index, statement in enumerate(statements(document))
         if allows(statement)
     ]
@@ -133,7 +127,7 @@ def _is_service_wildcard(action: str) -> bool:
 
 @for_types(ROLE, *POLICY_TYPES)
 def _no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    for where, statement in _allow_statements(args):
+    for where, statement in _allow_statements(args, report):
         if "NotAction" in statement:
             report(f"{where} allows every action but its NotAction list")
             continue
@@ -159,7 +153,7 @@ def _no_forbidden_managed_policies(args: ResourceValidationArgs, report: ReportV
 @for_types(ROLE, *POLICY_TYPES)
 def _passrole_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
     require_service = args.get_config().get("requirePassedToService", True) is not False
-    for where, statement in _allow_statements(args):
+    for where, statement in _allow_statements(args, report):
         if not grants(statement, "iam:PassRole"):
             continue
         if "*" in strings(statement.get("Resource")):
@@ -171,7 +165,7 @@ def _passrole_scoped(args: ResourceValidationArgs, report: ReportViolation) -> N
 @for_types(ROLE)
 def _trust_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
     exempt = {s.lower() for s in strings(args.get_config().get("exemptServices", []))}
-    document = policy_document(args.props.get("assumeRolePolicy"))
+    document = policy_document(args.props.get("assumeRolePolicy"), "assumeRolePolicy", report)
     for index, statement in enumerate(statements(document)):
         principal = statement.get("Principal")
         named = strings(principal.get("Service")) if isinstance(principal, Mapping) else []

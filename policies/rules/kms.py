@@ -45,7 +45,7 @@ def _is_public(principal: Any) -> bool:
 
 @for_types(KEY)
 def _no_wildcard_principal(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    for index, statement in enumerate(statements(policy_document(args.props.get("policy")))):
+    for index, statement in enumerate(statements(policy_document(args.props.get("policy"), "policy", report))):
         if allows(statement) and _is_public(statement.get("Principal")) and not conditioned_on(statement, ACCOUNT_KEYS):
             report(
                 f"statement {label(statement, index)} allows any principal ('*') "

@@ -40,12 +40,9 @@ def _aws_principals(principal: Any) -> list[str]:
 
 @for_types(GROUP_POLICY)
 def _group_policy_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    raw = get(args.props, "resourcePolicy")
-    document = policy_document(raw)
+    document = policy_document(get(args.props, "resourcePolicy"), "resourcePolicy", report)
     if document is None:
-        if raw is not None:
-            report("resourcePolicy is not a JSON policy document")
-        return
+        return  # unset, or reported as unreadable
     for index, statement in enumerate(statements(document), start=1):
         if statement.get("Effect") != "Allow":
             continue

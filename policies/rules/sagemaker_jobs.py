@@ -34,7 +34,7 @@ def pipeline_definition(props: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return None
     return dict(value) if isinstance(value, Mapping) else None
 

@@ -122,9 +122,13 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
 @for_types(BUCKET_POLICY)
 def _tls_only(args: ResourceValidationArgs, report: ReportViolation) -> None:
     bucket = args.props.get("bucket")
+    raw = args.props.get("policy")
+    document = policy_document(raw, "policy", report)
+    if document is None and raw is not None:
+        return  # reported: a policy we cannot read proves nothing
     candidates = [
         (index, statement)
-        for index, statement in enumerate(statements(policy_document(args.props.get("policy"))))
+        for index, statement in enumerate(statements(document))
         if _denies_insecure_transport(statement)
     ]
     if not candidates:
@@ -146,27 +150,67 @@ def _known_name(resource: PolicyResource) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _configures(sub: PolicyResource, bucket: PolicyResource, only_bucket_under: set[str]) -> bool:
-    sub_name, bucket_name = _known_name(sub), _known_name(bucket)
-    if sub_name and bucket_name:
-        return sub_name == bucket_name
-    if any(dependency.urn == bucket.urn for dependency in sub.dependencies or ()):
-        return True
-    parent = sub.parent
-    if parent is None:
-        return False
-    siblings = bucket.parent is not None and bucket.parent.urn == parent.urn and parent.urn in only_bucket_under
-    return parent.urn == bucket.urn or siblings
+class _BucketIndex:
+    """Which sub-resources configure each Bucket, computed in one pass over the stack.
+
+    For each sub-resource, the candidate Buckets come from lookups (same known name;
+    the Buckets it depends on; its parent; the only Bucket under its parent), never
+    from a scan of every Bucket, so building the index is linear in the stack's size.
+    """
+
+    def __init__(self, resources: Sequence[PolicyResource]) -> None:
+        self.buckets = [r for r in resources if r.resource_type in BUCKETS]
+        names = {id(b): _known_name(b) for b in self.buckets}
+        by_urn = {b.urn: b for b in self.buckets}
+        by_name: dict[str, list[PolicyResource]] = {}
+        under: dict[str, list[PolicyResource]] = {}
+        for bucket in self.buckets:
+            name = names[id(bucket)]
+            if name:
+                by_name.setdefault(name, []).append(bucket)
+            if bucket.parent is not None:
+                under.setdefault(bucket.parent.urn, []).append(bucket)
+        self.subs: dict[tuple[int, str], list[PolicyResource]] = {}
+        for sub in resources:
+            if sub.resource_type not in _SUB_TYPES:
+                continue
+            sub_name = _known_name(sub)
+            graph = [by_urn[d.urn] for d in sub.dependencies or () if d.urn in by_urn]
+            if sub.parent is not None:
+                graph += [by_urn[sub.parent.urn]] if sub.parent.urn in by_urn else []
+                siblings = under.get(sub.parent.urn, [])
+                graph += siblings if len(siblings) == 1 else []
+            # Names decide when both are known; otherwise the graph does.
+            matched = by_name.get(sub_name, []) if sub_name else []
+            matched += [b for b in graph if not (sub_name and names[id(b)])]
+            seen: set[int] = set()
+            for bucket in matched:
+                if id(bucket) not in seen:
+                    seen.add(id(bucket))
+                    self.subs.setdefault((id(bucket), sub.resource_type), []).append(sub)
+
+    def configuring(self, bucket: PolicyResource, types: Sequence[str]) -> list[PolicyResource]:
+        return [sub for type_ in types for sub in self.subs.get((id(bucket), type_), [])]
+
+
+_SUB_TYPES = frozenset((*ENCRYPTION, *VERSIONING, *PUBLIC_ACCESS_BLOCK, *LIFECYCLE))
+_last_index: list[tuple[Sequence[PolicyResource], _BucketIndex]] = []
+"""The index of the last stack view seen, with the view itself (compared by identity)."""
+
+
+def _bucket_index(resources: Sequence[PolicyResource]) -> _BucketIndex:
+    """The index of this stack view, built once for the four S3 stack rules when they share the view
+    (the in-process harness passes one view to every rule; the engine builds one per rule)."""
+    if not _last_index or _last_index[0][0] is not resources:
+        _last_index[:] = [(resources, _BucketIndex(resources))]
+    return _last_index[0][1]
 
 
 def _buckets_with(resources: Sequence[PolicyResource], types: Sequence[str]) -> Iterator[tuple[PolicyResource, list]]:
     """Each Bucket with the sub-resources of `types` that configure it."""
-    buckets = [r for r in resources if r.resource_type in BUCKETS]
-    parents = [b.parent.urn for b in buckets if b.parent is not None]
-    only_bucket_under = {urn for urn in parents if parents.count(urn) == 1}
-    subs = [r for r in resources if r.resource_type in types]
-    for bucket in buckets:
-        yield bucket, [sub for sub in subs if _configures(sub, bucket, only_bucket_under)]
+    index = _bucket_index(resources)
+    for bucket in index.buckets:
+        yield bucket, index.configuring(bucket, types)
 
 
 def _requires(types: Sequence[str], what: str) -> StackCheck:

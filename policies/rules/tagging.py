@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from ._base import Meta, as_list, get, resource_rule
+from ._base import Meta, as_list, get, resource_rule, shown
 from .sagemaker_jobs import PIPELINE, pipeline_definition, pipeline_steps, step_label
 
 DEFAULT_REQUIRED_KEYS = ["project", "environment", "owner", "cost-centre", "data-classification", "managed-by"]
@@ -20,34 +20,52 @@ DEFAULT_REQUIRED_KEYS = ["project", "environment", "owner", "cost-centre", "data
 _JOB_STEPS = ("Processing", "Training", "Transform", "QualityCheck", "ClarifyCheck")
 
 
-def _as_mapping(tags: Any) -> dict[str, Any]:
-    """Tags as a mapping: pulumi-aws's {key: value}; aws-native's and SageMaker's [{key|Key, value|Value}]."""
+def _read_tags(tags: Any, what: str, report: ReportViolation) -> dict[str, Any] | None:
+    """Tags as a mapping: pulumi-aws's {key: value}; aws-native's and SageMaker's [{key|Key, value|Value}].
+
+    Fails closed: tags of any other shape are reported (None: nothing more to check), as
+    is each list entry that is not a {key, value} object; unset tags are no tags.
+    """
+    if tags is None:
+        return {}
     if isinstance(tags, Mapping):
-        return dict(tags)
+        return {str(key): value for key, value in tags.items()}
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        report(f"{what} is {shown(tags)}, not a mapping of key to value (or a list of {{key, value}} objects)")
+        return None
     found: dict[str, Any] = {}
-    for tag in as_list(tags):
-        if isinstance(tag, Mapping):
-            key = tag.get("key", tag.get("Key"))
-            if isinstance(key, str):
-                found[key] = tag.get("value", tag.get("Value"))
+    for index, tag in enumerate(tags):
+        key = tag.get("key", tag.get("Key")) if isinstance(tag, Mapping) else None
+        if isinstance(key, str):
+            found[key] = tag.get("value", tag.get("Value"))
+        else:
+            report(f"{what}[{index}] is {shown(tag)}, not a {{key, value}} object with a string key")
     return found
 
 
+def _check_tags(tags: Any, what: str, required: list[str], report: ReportViolation, missing_message: str) -> None:
+    found = _read_tags(tags, what, report)
+    if found is None:
+        return
+    odd = [key for key in required if found.get(key) is not None and not isinstance(found[key], str)]
+    for key in odd:
+        report(f"{what}: the value of {key} is {shown(found[key])}, not a string")
+    missing = [key for key in required if key not in odd and not found.get(key)]
+    if missing:
+        report(f"{missing_message}: {', '.join(missing)}")
+
+
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    required = list(args.get_config().get("requiredKeys", DEFAULT_REQUIRED_KEYS))
+    required = [str(key) for key in as_list(args.get_config().get("requiredKeys", DEFAULT_REQUIRED_KEYS))]
     if is_taggable(args.resource_type):
-        tags = _as_mapping(args.props.get("tags"))
-        missing = [key for key in required if not tags.get(key)]
-        if missing:
-            report(f"missing required tags: {', '.join(missing)}")
+        _check_tags(args.props.get("tags"), "tags", required, report, "missing required tags")
     if args.resource_type == PIPELINE:
         # The jobs a pipeline starts are resources too: cost and ownership must reach them.
         for step in pipeline_steps(pipeline_definition(args.props)):
             if step.get("Type") in _JOB_STEPS:
-                tags = _as_mapping(get(step, "Arguments", "Tags"))
-                missing = [key for key in required if not tags.get(key)]
-                if missing:
-                    report(f"{step_label(step)} starts jobs without required tags: {', '.join(missing)}")
+                label = step_label(step)
+                tags = get(step, "Arguments", "Tags")
+                _check_tags(tags, f"{label}: Tags", required, report, f"{label} starts jobs without required tags")
 
 
 @cache

@@ -120,12 +120,21 @@ def test_wildcard_principal_unknown_is_not_evaluated() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "policy",
-    [None, "", "not json", "[1]", {"Statement": None}, {"Statement": 7}, {"Statement": [3, {"Principal": 5}]}],
-)
+@pytest.mark.parametrize("policy", [None, {"Statement": None}, {"Statement": 7}, {"Statement": [3, {"Principal": 5}]}])
 def test_wildcard_principal_wrong_shapes_do_not_raise(policy: Any) -> None:
     assert _messages("kms-no-wildcard-principal", KEY, {"policy": policy}) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("", "policy is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
+        ("not json", "policy is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
+        ("[1]", "policy is not a JSON object: it holds a list"),
+    ],
+)
+def test_wildcard_principal_unreadable_policy_is_reported(policy: str, message: str) -> None:
+    assert _messages("kms-no-wildcard-principal", KEY, {"policy": policy}) == [message]
 
 
 def test_wildcard_principal_odd_conditions_do_not_raise() -> None:

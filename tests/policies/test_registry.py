@@ -81,7 +81,9 @@ def test_a_service_principal_is_not_an_account() -> None:
 
 def test_a_broken_policy_is_reported_and_a_missing_one_ignored() -> None:
     broken = Resource(GROUP_POLICY, {"resourcePolicy": "{nope"})
-    assert _messages(SCOPED, broken) == ["resourcePolicy is not a JSON policy document"]
+    assert _messages(SCOPED, broken) == [
+        "resourcePolicy is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    ]
     assert _messages(SCOPED, Resource(GROUP_POLICY, {})) == []
 
 

@@ -210,11 +210,20 @@ def test_tls_unknown_is_not_evaluated(props: dict[str, Any]) -> None:
     assert report.violations == [] and len(report.not_evaluated) == 1
 
 
-@pytest.mark.parametrize(
-    "policy", [None, "not json", "[]", {"Statement": "x"}, {"Statement": 3}, {"Statement": [None, 3]}]
-)
+@pytest.mark.parametrize("policy", [None, {"Statement": "x"}, {"Statement": 3}, {"Statement": [None, 3]}])
 def test_tls_wrong_shapes_report_without_raising(policy: Any) -> None:
     assert _messages("s3-tls-only", POLICY, {"bucket": BUCKET, "policy": policy}) == [NO_DENY]
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("not json", "policy is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
+        ("[]", "policy is not a JSON object: it holds a list"),
+    ],
+)
+def test_tls_unreadable_policy_is_reported(policy: str, message: str) -> None:
+    assert _messages("s3-tls-only", POLICY, {"bucket": BUCKET, "policy": policy}) == [message]
 
 
 def test_tls_without_a_bucket_name_accepts_any_bucket_and_its_objects() -> None:
