@@ -240,3 +240,18 @@ def test_nul_byte_is_reported_once_where_it_is(tmp_path: Path, cli) -> None:  # 
     )
     assert problems(path) == [expected]
     assert refused(cli, path) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("version: 1\n", "<<: {version: 1}\n"),  # a merge key at the top level
+        ("  prod:\n    settings:\n", "  prod:\n    <<: {settings: {tier: prod}}\n    settings:\n"),  # in an overlay
+    ],
+)
+def test_yaml_merge_keys_load_like_any_other_key(tmp_path: Path, old: str, new: str) -> None:
+    """Keys a `<<:` merge brings in have no position of their own: found by tests/test_property_based.py."""
+    assert old in MINIMAL
+    spec = tmp_path / "merged.yaml"
+    spec.write_text(MINIMAL.replace(old, new, 1))
+    assert set(load_all(spec)) == {"dev", "prod"}

@@ -15,7 +15,7 @@ from ruamel.yaml.reader import ReaderError
 from .errors import Problem, SpecError, display_path, format_path
 from .limits import MAX_BYTES, LimitedParser, LimitExceeded, non_finite
 from .locate import locate, to_problems
-from .overlay import merge, named_items, to_plain
+from .overlay import merge, named_items, position_of, to_plain
 from .project_spec import TIERS, ProjectSpec, SpecFile, Tier
 from .repair import validate_all
 
@@ -113,7 +113,7 @@ def read_document(path: Path) -> SpecDocument:
     for key, value in root.items():
         if key != "environments":
             base[key] = value
-            base.lc.add_kv_line_col(key, list(root.lc.data[key]))
+            base.lc.add_kv_line_col(key, position_of(root, key))
     overlays: dict[str, CommentedMap] = {}
     environments = root.get("environments")
     if environments is None:

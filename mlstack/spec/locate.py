@@ -148,9 +148,9 @@ def _message(error: ErrorDetails, root_model: type[BaseModel], loc: tuple[Any, .
             text += f"; did you mean '{hint[0]}'?"
         if allowed:
             text += f" (allowed: {', '.join(allowed)})"
-        return text
+        return one_line(text)  # a key may hold a newline too
     if kind == "missing":
-        return f"missing required key '{loc[-1]}'"
+        return one_line(f"missing required key '{loc[-1]}'")
     message = error["msg"]
     if message.startswith(("Value error, ", "Assertion failed, ")):
         message = message.split(", ", 1)[1]
@@ -180,5 +180,6 @@ def to_problems(errors: list[ErrorDetails], tree: Any, file: str, root_model: ty
             loc = loc[:-1]
         (line, column), walked = locate(tree, loc, key=bool(is_key_error))
         shown = loc if error["type"] in ("missing", "extra_forbidden") else walked
-        problems.append(Problem(file, line + 1, column + 1, format_path(shown), _message(error, root_model, loc)))
+        path = one_line(format_path(shown))
+        problems.append(Problem(file, line + 1, column + 1, path, _message(error, root_model, loc)))
     return problems

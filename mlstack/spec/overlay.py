@@ -33,22 +33,32 @@ def merge(base: Any, overlay: Any) -> Any:
     return overlay
 
 
+def position_of(node: CommentedMap | CommentedSeq, key: object) -> list[int]:
+    """A key's [line, col, value line, value col]; keys brought in by a `<<:` merge have none of
+    their own, so they take the position of the mapping that merged them."""
+    data = getattr(node.lc, "data", None) or {}
+    if key in data:
+        return list(data[key])
+    line, col = node.lc.line or 0, node.lc.col or 0
+    return [line, col, line, col]
+
+
 def _merge_maps(base: CommentedMap, overlay: CommentedMap) -> CommentedMap:
     merged = CommentedMap()
     _copy_position(merged, base)
     for key, value in base.items():
         merged[key] = value
-        merged.lc.add_kv_line_col(key, list(base.lc.data[key]))
+        merged.lc.add_kv_line_col(key, position_of(base, key))
     for key, value in overlay.items():
         if key in base:
             merged[key] = merge(base[key], value)
             # The value now comes from the overlay where it replaced the base; a
             # merged container keeps the base position of its key.
             if not isinstance(merged[key], CommentedMap) or not isinstance(base[key], CommentedMap):
-                merged.lc.add_kv_line_col(key, list(overlay.lc.data[key]))
+                merged.lc.add_kv_line_col(key, position_of(overlay, key))
         else:
             merged[key] = value
-            merged.lc.add_kv_line_col(key, list(overlay.lc.data[key]))
+            merged.lc.add_kv_line_col(key, position_of(overlay, key))
     return merged
 
 
@@ -61,10 +71,10 @@ def _merge_named_lists(base: CommentedSeq, overlay: CommentedSeq) -> CommentedSe
             merged.append(_merge_maps(item, overlay[by_name.pop(item["name"])]))
         else:
             merged.append(item)
-        merged.lc.add_kv_line_col(len(merged) - 1, list(base.lc.data[index]))
+        merged.lc.add_kv_line_col(len(merged) - 1, position_of(base, index))
     for index in by_name.values():  # items only the overlay has
         merged.append(overlay[index])
-        merged.lc.add_kv_line_col(len(merged) - 1, list(overlay.lc.data[index]))
+        merged.lc.add_kv_line_col(len(merged) - 1, position_of(overlay, index))
     return merged
 
 
