@@ -208,9 +208,12 @@ def test_no_rule_raises_on_props_of_the_wrong_shape(plans) -> None:  # type: ign
     for resource in resources:
         props = dict(resource.props)
         variants = [{key: value} for key in props for value in (None, "x")]  # each prop alone, odd
-        for path in _paths(props):
+        # Paths up to four levels deep: the rules' reads; the property-based tests go deeper, at random.
+        for path in (p for p in _paths(props) if len(p) <= 4):
             variants += [_set(props, path, value) for value in ODD_VALUES]
-        for variant in variants:
+        # An even sample of at most 25 per type keeps this a few seconds; the long property-based
+        # run (MLSTACK_HYPOTHESIS_PROFILE=long) covers the rest.
+        for variant in variants[:: max(1, len(variants) // 25)]:
             mutated = Resource(resource.type, variant, urn=resource.urn, name=resource.name)
             try:
                 report = run_pack(ALL_POLICIES, [mutated])
@@ -218,7 +221,7 @@ def test_no_rule_raises_on_props_of_the_wrong_shape(plans) -> None:  # type: ign
                 pytest.fail(f"{resource.type} with props {json.dumps(variant, default=str)[:400]}: {error!r}")
             assert all(isinstance(m, str) and "Traceback" not in m for m in report.messages())
             runs += 1
-    assert runs > 1000
+    assert runs > 500
 
 
 def test_whole_props_of_the_wrong_shape_do_not_raise() -> None:
