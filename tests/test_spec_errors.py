@@ -8,29 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.spec import SpecError, load_all, load_environment
+from mlstack.spec import load_all, load_environment
 from tests.conftest import FIXTURES, ROOT, line_of
-
-MINIMAL = (FIXTURES / "minimal.yaml").read_text()
-
-
-def variant(tmp_path: Path, *edits: tuple[str, str], base: str = MINIMAL) -> tuple[Path, str]:
-    text = base
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "mlstack.yaml"
-    path.write_text(text)
-    return path, text
-
-
-def problems(path: Path, environment: str | None = None) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        if environment:
-            load_environment(path, environment)
-        else:
-            load_all(path)
-    return [p.render().replace(str(path), "mlstack.yaml") for p in caught.value.problems]
+from tests.spec_variants import MINIMAL, problems, variant
 
 
 def test_minimal_fixture_is_valid() -> None:

@@ -6,27 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.spec import SpecError, load_all
-from tests.conftest import FIXTURES, line_of
-
-MINIMAL = (FIXTURES / "minimal.yaml").read_text()
-
-
-def variant(tmp_path: Path, *edits: tuple[str, str]) -> tuple[Path, str]:
-    text = MINIMAL
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "mlstack.yaml"
-    path.write_text(text)
-    return path, text
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        load_all(path)
-    return [p.render().replace(str(path), "mlstack.yaml") for p in caught.value.problems]
-
+from tests.conftest import line_of
+from tests.spec_variants import problems, variant
 
 PROD_COUNT = "prod needs at least 2 instances per production variant, for availability across zones (in prod)"
 

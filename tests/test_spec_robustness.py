@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.spec import SpecError, load_all
-from tests.conftest import FIXTURES, line_of
-
-MINIMAL = (FIXTURES / "minimal.yaml").read_text()
+from mlstack.spec import load_all
+from tests.conftest import line_of
+from tests.spec_variants import MINIMAL, problems, variant
 
 SECOND_MODEL = """  - name: scorer
     data: { feature_groups: [events], target: label }
@@ -25,22 +24,6 @@ SECOND_GROUP = """  - name: events
     features: [{ name: id, type: String }, { name: ts, type: String }]
 models:
 """
-
-
-def variant(tmp_path: Path, *edits: tuple[str, str], base: str = MINIMAL) -> tuple[Path, str]:
-    text = base
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "mlstack.yaml"
-    path.write_text(text)
-    return path, text
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        load_all(path)
-    return [p.render().replace(str(path), "mlstack.yaml") for p in caught.value.problems]
 
 
 def refused(cli, path: Path) -> list[str]:  # type: ignore[no-untyped-def]

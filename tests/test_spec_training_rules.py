@@ -3,37 +3,27 @@ EventBridge Scheduler schedule expressions."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mlstack.pipelines.steps import train
-from mlstack.spec import SpecError, load_all
 from mlstack.spec import hyperparameters as bundled
+from mlstack.spec import load_all
 from mlstack.spec.schedule import problem
 from tests.conftest import EXAMPLE, ROOT, line_of
+from tests.spec_variants import problems
+from tests.spec_variants import variant as _variant
 
 TEXT = EXAMPLE.read_text()
-FRAUD = "        algorithm: xgboost\n"  # first model: xgboost
-MERCHANT = "        algorithm: random_forest\n"  # second model: random_forest
 
 
 def variant(tmp_path: Path, *edits: tuple[str, str]) -> tuple[Path, str]:
-    text = TEXT
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "mlstack.yaml"
-    path.write_text(text)
-    shutil.copyfile(ROOT / "mlstack.lock.json", tmp_path / "mlstack.lock.json")
-    return path, text
+    return _variant(tmp_path, *edits, base=TEXT, lock=ROOT / "mlstack.lock.json")
 
 
-def problems(path: Path) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        load_all(path)
-    return [p.render().replace(str(path), "mlstack.yaml") for p in caught.value.problems]
+FRAUD = "        algorithm: xgboost\n"  # first model: xgboost
+MERCHANT = "        algorithm: random_forest\n"  # second model: random_forest
 
 
 def test_the_example_is_valid(tmp_path: Path) -> None:
