@@ -164,38 +164,33 @@ class ModelAlerting(pulumi.ComponentResource):
         period = CADENCE_SECONDS[args.cadence]
         dims = {"Endpoint": args.endpoint_name, "MonitoringSchedule": args.monitoring_schedule_name}
         parts = []
-        chunks: list[list[str]] = drift_chunks(args.features) if args.drift_metric is None else [["all features"]]
-        for index, chunk in enumerate(chunks):
+        # (what a part watches, its metrics as (label, namespace, name, dimensions)): Model Monitor
+        # publishes one metric per feature, 10 per part; mlstack's monitor one maximum for all.
+        source = args.drift_metric
+        groups: list[tuple[list[str], list[tuple[str, str, str, Mapping[str, str]]]]] = (
+            [
+                (chunk, [(f, DRIFT_NAMESPACE, f"{DRIFT_METRIC_PREFIX}{f}", dims) for f in chunk])
+                for chunk in drift_chunks(args.features)
+            ]
+            if source is None
+            else [(["all features"], [(source.metric_name, source.namespace, source.metric_name, source.dimensions)])]
+        )
+        for index, (chunk, metrics) in enumerate(groups):
             queries: list[dict[str, Any]] = [
                 {
                     "id": f"f{i}",
-                    "label": feature,
+                    "label": label,
                     "return_data": False,
                     "metric": {
-                        "namespace": DRIFT_NAMESPACE,
-                        "metric_name": f"{DRIFT_METRIC_PREFIX}{feature}",
-                        "dimensions": dims,
+                        "namespace": namespace,
+                        "metric_name": metric,
+                        "dimensions": dict(dimensions),
                         "period": period,
                         "stat": "Maximum",  # one datapoint per run; Maximum is safe if a run repeats
                     },
                 }
-                for i, feature in enumerate(chunk)
+                for i, (label, namespace, metric, dimensions) in enumerate(metrics)
             ]
-            if args.drift_metric is not None:
-                queries = [
-                    {
-                        "id": "f0",
-                        "label": args.drift_metric.metric_name,
-                        "return_data": False,
-                        "metric": {
-                            "namespace": args.drift_metric.namespace,
-                            "metric_name": args.drift_metric.metric_name,
-                            "dimensions": dict(args.drift_metric.dimensions),
-                            "period": period,
-                            "stat": "Maximum",
-                        },
-                    }
-                ]
             ids = ", ".join(q["id"] for q in queries)
             queries.append({"id": "drift", "expression": f"MAX([{ids}])", "label": "max drift", "return_data": True})
             parts.append(
