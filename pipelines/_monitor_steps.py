@@ -14,7 +14,7 @@ from sagemaker.mlops.workflow import Pipeline, ProcessingStep
 from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
 
 from . import layout
-from ._steps import image_uri, s3_input, s3_output
+from ._steps import s3_input, s3_output, sklearn_processing_image
 from .monitor_builder import (
     BASELINE_DIR,
     BASELINE_PARAMETER,
@@ -55,14 +55,7 @@ def monitor_pipeline(inputs: MonitorPipelineInputs, session: PipelineSession) ->
         },
         outputs=[LambdaOutput(output_name="records_files", output_type=LambdaOutputTypeEnum.Integer)],
     )
-    image = image_uri(
-        "sklearn",
-        inputs.region,
-        version=inputs.framework_version,
-        py_version="py3",
-        instance_type=inputs.instance_type,
-        scope="training",
-    )
+    image = sklearn_processing_image(inputs.region, inputs.framework_version, inputs.instance_type)
     processor = Processor(
         role=inputs.role_arn,
         image_uri=image,

@@ -166,6 +166,13 @@ def image_uri(framework: str, region: str, *, version: str, py_version: str, ins
     )
 
 
+def sklearn_processing_image(region: str, version: str, instance_type: str) -> str:
+    """The scikit-learn image processing jobs run our scripts in (its training flavour)."""
+    return image_uri(
+        "sklearn", region, version=version, py_version="py3", instance_type=instance_type, scope="training"
+    )
+
+
 def framework_image(inputs: TrainingPipelineInputs, instance_type: str, scope: str = "training") -> str:
     """The framework's regional image; the instance type picks its CPU or GPU flavour."""
     return image_uri(
@@ -219,14 +226,8 @@ def hyperparameters_for(inputs: TrainingPipelineInputs) -> dict[str, Any]:
 def preprocess_step(
     inputs: TrainingPipelineInputs, session: PipelineSession, data: list[ParameterString]
 ) -> ProcessingStep:
-    # The scikit-learn image for processing (processing jobs use its training flavour).
-    image = image_uri(
-        "sklearn",
-        inputs.region,
-        version=inputs.processing_framework_version,
-        py_version="py3",
-        instance_type=inputs.processing_instance_type,
-        scope="training",
+    image = sklearn_processing_image(
+        inputs.region, inputs.processing_framework_version, inputs.processing_instance_type
     )
     # Each source gets its own directory under input/; preprocess.py reads input/ recursively.
     sources = [

@@ -228,7 +228,7 @@ def compare_resource(old: dict[str, Any], new: dict[str, Any]) -> Step:
     ignore = list(new["options"].get("ignore_changes") or [])
     raw = [c for c in leaf_changes(old["inputs"], new["inputs"]) if not _ignored(c[0], ignore)]
     changed_paths = [path for path, *_ in raw]
-    physical = [k for k in NAME_KEYS if k in changed_paths and _top(k) == k]
+    physical = [k for k in NAME_KEYS if k in changed_paths]
     verdict = classify(
         new["type"],
         changed_paths,

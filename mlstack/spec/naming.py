@@ -90,6 +90,13 @@ class Names:
         """The data-drift alarm: monitoring creates it, the training pipeline's rule listens for it."""
         return self.alarm(model, "data-drift")
 
+    def mlflow_server(self) -> str:
+        return self.sagemaker("mlflow")
+
+    def mlflow_server_arn(self) -> str:
+        """Deterministic, so the monitor can log to the server built later in the same program."""
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:mlflow-tracking-server/{self.mlflow_server()}"
+
     # -- drift monitoring (mlstack's own monitor) ---------------------------------------
     def monitor_pipeline(self, model: str) -> str:
         return self.sagemaker(f"{model}-monitor")

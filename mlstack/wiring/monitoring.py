@@ -374,19 +374,16 @@ def build_drift_monitor(
     ground_truth = (quality.ground_truth_s3_uri if quality.enabled else None) or (
         bias.ground_truth_s3_uri if bias.enabled else None
     )
-    mlflow = (
-        f"arn:aws:sagemaker:{names.region}:{env.account_id}:mlflow-tracking-server/{names.sagemaker('mlflow')}"
-        if env.spec.mlflow.enabled
-        else None
-    )
+    mlflow = names.mlflow_server_arn() if env.spec.mlflow.enabled else None
     functions = names.monitor_functions(model.name)
+    job_role = names.role(f"{model.name}-monitor-job")
     network = env.spec.network
     placeholder = MonitorPipelineInputs(
         pipeline_name=names.monitor_pipeline(model.name),
         model_name=model.name,
         region=names.region,
         bucket=bucket,
-        role_arn=f"arn:aws:iam::{env.account_id}:role/{names.role(f'{model.name}-monitor-job')}",
+        role_arn=f"arn:aws:iam::{env.account_id}:role/{job_role}",
         kms_key_arn="arn:aws:kms:pending",
         problem_type=model.problem_type,
         capture_s3_uri=f"{layout.data_capture_prefix(bucket, model.name)}/{names.endpoint(model.name)}/",
@@ -418,7 +415,7 @@ def build_drift_monitor(
             bucket_name=foundation.bucket.name,
             bucket_arn=foundation.bucket.arn,
             kms_key_arn=foundation.key.arn,
-            job_role_name=names.role(f"{model.name}-monitor-job"),
+            job_role_name=job_role,
             pipeline_role_name=names.role(f"{model.name}-monitor-pipeline"),
             functions_role_prefix=functions,
             scheduler_role_name=names.role(f"{model.name}-monitor-schedule"),

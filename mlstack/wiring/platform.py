@@ -221,7 +221,7 @@ def _mlflow(env: EnvironmentSpec, names: Names, tags: dict[str, str], foundation
     return MlflowServer(
         "mlflow",
         MlflowServerArgs(
-            server_name=names.sagemaker("mlflow"),
+            server_name=names.mlflow_server(),
             role_name=names.role("mlflow"),
             bucket_name=foundation.bucket.name,
             kms_key_arn=foundation.key.arn,

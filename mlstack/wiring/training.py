@@ -20,7 +20,7 @@ from mlstack.components.training import TrainingPipeline, TrainingPipelineArgs
 from mlstack.pipelines import layout
 from mlstack.pipelines.inputs import TrainingPipelineInputs, Vpc
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
-from mlstack.spec.naming import Names, required_tags
+from mlstack.spec.naming import Names
 from mlstack.wiring.pipeline_cache import cached_definition
 
 STEPS_DIR = shared_package_dir("pipelines") / "steps"
@@ -43,7 +43,13 @@ def has_drift_alarm(model: ModelSpec) -> bool:
 
 
 def pipeline_inputs(
-    env: EnvironmentSpec, names: Names, model: ModelSpec, *, kms_key_arn: str, data_uri: str
+    env: EnvironmentSpec,
+    names: Names,
+    model: ModelSpec,
+    *,
+    kms_key_arn: str,
+    data_uri: str,
+    tags: dict[str, str] | None = None,
 ) -> TrainingPipelineInputs:
     """Everything the definition depends on, from the spec and the two deploy-time values."""
     spec = env.spec
@@ -85,7 +91,7 @@ def pipeline_inputs(
         gate_threshold=gate.threshold,
         model_package_group_name=names.model_package_group(model.name),
         approval_status="Approved" if model.registry.approval == "auto" else "PendingManualApproval",
-        tags=required_tags(env),  # the jobs the pipeline starts carry the project's tags too
+        tags=tags or {},  # the jobs the pipeline starts carry the project's tags too
         vpc=Vpc(subnet_ids=tuple(network.subnet_ids), security_group_ids=tuple(network.security_group_ids))
         if network
         else None,
@@ -128,7 +134,9 @@ def build_training(
         )
     else:
         data_uri = data.s3_uri or ""
-    placeholder = pipeline_inputs(env, names, model, kms_key_arn="arn:aws:kms:pending", data_uri="s3://pending/x")
+    placeholder = pipeline_inputs(
+        env, names, model, kms_key_arn="arn:aws:kms:pending", data_uri="s3://pending/x", tags=tags
+    )
 
     def definition(values: list[str]) -> str:
         key_arn, uri = values
