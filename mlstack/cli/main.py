@@ -111,11 +111,17 @@ def _load_every_environment(specs: list[Path], stacks: list[Stack]) -> tuple[lis
             resolved.extend(load_all(path).values())
         except SpecError as exc:
             problems.extend(exc.problems)
+    environments: dict[Path, list[str] | None] = {}  # per spec file: stacks usually share one
     for stack in stacks:
-        try:
-            defined = read_document(stack.spec_path).environments
-        except SpecError:
-            continue  # already reported with the spec
+        key = stack.spec_path.resolve()
+        if key not in environments:
+            try:
+                environments[key] = read_document(stack.spec_path).environments
+            except SpecError:
+                environments[key] = None  # already reported with the spec
+        defined = environments[key]
+        if defined is None:
+            continue
         if stack.environment not in defined:
             problems.append(
                 Problem(
