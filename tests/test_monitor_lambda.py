@@ -172,16 +172,22 @@ def datums(count: int) -> list[dict[str, Any]]:
 
 
 def metric_values(name: str, dimensions: list[dict[str, str]], stat: str = "Sum") -> list[float]:
+    """One statistic over everything published in the last ten minutes.
+
+    One period spans the whole query: periods start at StartTime, not on the minute, so a
+    60 s period could split two puts made a moment apart into two values.
+    """
     now = datetime.now(UTC)
+    window = timedelta(minutes=10)
     query = {
         "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dimensions},
-        "Period": 60,
+        "Period": int(2 * window.total_seconds()),
         "Stat": stat,
     }
     result = boto3.client("cloudwatch").get_metric_data(
         MetricDataQueries=[{"Id": "q", "MetricStat": query}],
-        StartTime=now - timedelta(minutes=10),
-        EndTime=now + timedelta(minutes=10),
+        StartTime=now - window,
+        EndTime=now + window,
     )
     return result["MetricDataResults"][0]["Values"]
 
