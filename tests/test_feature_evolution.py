@@ -160,3 +160,25 @@ def test_pulumi_program_refuses_a_removal_too(tmp_path: Path) -> None:
     spec, _ = project_copy(tmp_path, ("      - { name: currency, type: String }\n", ""))
     with pytest.raises(pulumi.RunError, match="feature 'currency' was removed"):
         run_program(spec)
+
+
+def test_a_lock_problem_only_an_overlay_causes_says_which_environment(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    overlay = "  prod:\n    feature_groups:\n      - name: transactions\n        features:\n"
+    overlay += "          - { name: amount, type: String }\n"
+    spec, text = project_copy(tmp_path, ("  prod:\n", overlay))
+    code, _, err = cli("validate", "--spec", str(spec), cwd=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"mlstack.yaml:{line_of(text, 'name: amount, type: String')}:35: feature_groups[0].features[4].type: "
+        "feature 'amount' changed type Fractional -> String: SageMaker cannot retype a feature, and replacing the "
+        "group would delete its offline store and online records. Add a new feature (e.g. amount_v2) instead "
+        "(in prod)",
+        "1 problem found",
+    ]
+
+
+def test_a_lock_problem_of_the_base_is_reported_once_without_environments(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    spec, _ = project_copy(tmp_path, ("{ name: amount, type: Fractional }", "{ name: amount, type: String }"))
+    code, _, err = cli("validate", "--spec", str(spec), cwd=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines()[1:] == ["1 problem found"] and "(in " not in err

@@ -74,7 +74,6 @@ def validate(
 ) -> None:
     """Check the spec (every environment, or one stack's) without synthesizing anything."""
     from mlstack.spec import load_environment
-    from mlstack.spec.feature_lock import check_evolution, read_lock
 
     if environment is not None:
         stack = project_for(project).stack(environment)
@@ -85,8 +84,7 @@ def validate(
     else:
         found = project_for(project)
         resolved, problems = _load_every_environment(found.specs(), found.stacks())
-    for env in resolved:
-        problems.extend(check_evolution(env, read_lock(env.source)))
+    problems.extend(_lock_problems(resolved))
     if problems:
         raise SpecError(problems)
     from mlstack.spec.advice import warnings_for
@@ -98,6 +96,22 @@ def validate(
             f"[green]ok[/] {env.name}: {env.display}, tier {env.tier}, account {env.account_id}, "
             f"{len(env.spec.feature_groups)} feature groups, {len(env.spec.models)} models"
         )
+
+
+def _lock_problems(resolved: list[EnvironmentSpec]) -> list[Problem]:
+    """Feature-lock problems of every environment; one that only an overlay causes says where ("(in prod)")."""
+    from mlstack.spec.feature_lock import check_evolution, read_lock
+    from mlstack.spec.loader import per_environment
+
+    by_spec: dict[Path, list[EnvironmentSpec]] = {}
+    for env in resolved:
+        by_spec.setdefault(env.source.resolve(), []).append(env)
+    problems: list[Problem] = []
+    for envs in by_spec.values():
+        lock = read_lock(envs[0].source)
+        found = {env.name: check_evolution(env, lock) for env in envs}
+        problems.extend(per_environment(found, [env.name for env in envs]))
+    return problems
 
 
 def _load_every_environment(specs: list[Path], stacks: list[Stack]) -> tuple[list[EnvironmentSpec], list[Problem]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -242,24 +243,30 @@ def load_all(path: Path) -> dict[str, EnvironmentSpec]:
     A problem found only in some environments says which.
     """
     document = read_document(path)
-    seen: dict[Problem, list[str]] = {}
+    found: dict[str, list[Problem]] = {}
     resolved: dict[str, EnvironmentSpec] = {}
     for name in document.environments:
         try:
             resolved[name] = resolve(document, name)
         except SpecError as exc:
-            for problem in exc.problems:
-                seen.setdefault(problem, []).append(name)
-    if not seen:
-        return resolved
-    everywhere = len(document.environments)
-    problems = [
+            found[name] = exc.problems
+    if found:
+        raise SpecError(per_environment(found, document.environments))
+    return resolved
+
+
+def per_environment(found: Mapping[str, Sequence[Problem]], environments: Sequence[str]) -> list[Problem]:
+    """Each environment's problems merged: one found in only some environments says which ("(in prod)")."""
+    seen: dict[Problem, list[str]] = {}
+    for name in environments:
+        for problem in found.get(name, ()):
+            seen.setdefault(problem, []).append(name)
+    return [
         p
-        if len(envs) == everywhere or p.path.startswith("environments.")  # the path names its environment
+        if len(envs) == len(environments) or p.path.startswith("environments.")  # the path names its environment
         else Problem(p.file, p.line, p.column, p.path, f"{p.message} (in {', '.join(envs)})")
         for p, envs in seen.items()
     ]
-    raise SpecError(problems)
 
 
 __all__ = [
@@ -268,6 +275,7 @@ __all__ = [
     "SpecFile",
     "load_all",
     "load_environment",
+    "per_environment",
     "read_document",
     "resolve",
 ]
