@@ -185,6 +185,72 @@ def test_the_spec_s_checks_agree_with_train_py_s_converters(kind: str) -> None:
         assert bundled.accepts(kind, raw) == converted, (kind, raw)
 
 
+def test_xgboost_needs_the_xgboost_image(tmp_path: Path) -> None:
+    """The scikit-learn training image has no XGBoost: train.py would fail on import, at run time."""
+    path, text = variant(
+        tmp_path,
+        (MERCHANT, "        algorithm: xgboost\n        num_round: 300\n"),
+        ("        n_estimators: 300\n        max_depth: 8\n", ""),
+    )
+    assert problems(path) == [
+        f"mlstack.yaml:{line_of(text, 'algorithm: xgboost', 2)}:20: models[1].training.hyperparameters.algorithm: "
+        "algorithm 'xgboost' needs framework: xgboost; the sklearn training image has no xgboost"
+    ]
+
+
+def test_class_weight_is_refused_for_regression(tmp_path: Path) -> None:
+    path, text = variant(
+        tmp_path,
+        (
+            "    data:\n      feature_groups: [merchant-profile]",
+            "    problem_type: Regression\n    data:\n      feature_groups: [merchant-profile]",
+        ),
+        ("      metric: f1\n", "      metric: mae\n"),
+        (MERCHANT, MERCHANT + "        class_weight: balanced\n"),
+    )
+    assert problems(path) == [
+        f"mlstack.yaml:{line_of(text, 'class_weight')}:23: models[1].training.hyperparameters.class_weight: "
+        "'class_weight' applies to classification only"
+    ]
+
+
+def test_an_objective_must_fit_the_problem_type(tmp_path: Path) -> None:
+    path, text = variant(tmp_path, ('objective: "binary:logistic"', 'objective: "reg:squarederror"'))
+    assert problems(path) == [
+        f"mlstack.yaml:{line_of(text, 'reg:squarederror')}:20: models[0].training.hyperparameters.objective: "
+        "objective 'reg:squarederror' does not fit problem type BinaryClassification"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "problem_type"),
+    [
+        ({"algorithm": "random_forest", "class_weight": "balanced"}, "Regression"),
+        ({"algorithm": "hist_gradient_boosting", "class_weight": "balanced"}, "Regression"),
+        ({"algorithm": "xgboost", "objective": "reg:squarederror"}, "BinaryClassification"),
+        ({"algorithm": "xgboost", "objective": "multi:softprob"}, "Regression"),
+    ],
+)
+def test_the_fit_checks_agree_with_train_py(hyperparameters: dict[str, str], problem_type: str) -> None:
+    assert bundled.fit_problems(hyperparameters, "xgboost", problem_type)
+    rest = {key: value for key, value in hyperparameters.items() if key != "algorithm"}
+    with pytest.raises(train.UsageError):
+        train.build_estimator(hyperparameters["algorithm"], problem_type, rest)
+
+
+def test_what_fits_passes() -> None:
+    assert (
+        bundled.fit_problems(
+            {"algorithm": "random_forest", "class_weight": "balanced"}, "sklearn", "BinaryClassification"
+        )
+        == []
+    )
+    assert (
+        bundled.fit_problems({"algorithm": "xgboost", "objective": "reg:squarederror"}, "xgboost", "Regression") == []
+    )
+    assert bundled.fit_problems({"algorithm": "hist_gradient_boosting"}, "xgboost", "Regression") == []
+
+
 # --- schedules ---------------------------------------------------------------------------------
 SCHEDULE = "      schedule: cron(0 3 ? * MON *)"
 

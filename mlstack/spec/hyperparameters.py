@@ -201,3 +201,39 @@ def problems(
         if not accepts(kind, raw):
             found.append((key, "hyperparameter_type", f"'{key}' takes {KINDS[kind][0]}, not '{raw}'"))
     return found
+
+
+# Algorithms that need a library only one framework's training image has (train.py imports it lazily).
+IMAGE_OF_ALGORITHM = {"xgboost": "xgboost"}
+CLASSIFICATION_OBJECTIVES = ("binary:", "multi:")
+
+
+def fit_problems(
+    hyperparameters: Mapping[str, str | int | float | bool], framework: str, problem_type: str
+) -> list[tuple[str, str, str]]:
+    """(key, kind, message) for valid hyperparameters train.py still refuses for this image or problem type."""
+    by_name = {key.replace("-", "_"): key for key in hyperparameters}
+    algorithm = passed_string(hyperparameters.get(by_name.get(ALGORITHM, ""), ""))
+    found: list[tuple[str, str, str]] = []
+    image = IMAGE_OF_ALGORITHM.get(algorithm)
+    if image is not None and framework != image:
+        found.append(
+            (
+                by_name[ALGORITHM],
+                "algorithm_image",
+                f"algorithm '{algorithm}' needs framework: {image}; the {framework} training image has no {algorithm}",
+            )
+        )
+    classification = problem_type != "Regression"
+    if "class_weight" in by_name and not classification:
+        found.append((by_name["class_weight"], "hyperparameter", "'class_weight' applies to classification only"))
+    objective = passed_string(hyperparameters.get(by_name.get("objective", ""), ""))
+    if algorithm == "xgboost" and objective and classification != objective.startswith(CLASSIFICATION_OBJECTIVES):
+        found.append(
+            (
+                by_name["objective"],
+                "hyperparameter",
+                f"objective '{objective}' does not fit problem type {problem_type}",
+            )
+        )
+    return found

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
+from . import hyperparameters as bundled
 from .aws import AwsEnum
 from .base import EnvironmentName, Slug, SpecModel, fail
 from .errors import format_path
@@ -41,6 +42,15 @@ class ModelSpec(SpecModel):
     serving: Serving | None = None
     """None = train and register only."""
     monitoring: Monitoring = Monitoring()
+
+    @model_validator(mode="after")
+    def _training_fits(self) -> ModelSpec:
+        training = self.training
+        if training.entry_point != bundled.BUNDLED_ENTRY_POINT:
+            return self
+        for key, kind, message in bundled.fit_problems(training.hyperparameters, training.framework, self.problem_type):
+            fail(kind, "{message}", at=("training", "hyperparameters", key), message=message)
+        return self
 
     @model_validator(mode="after")
     def _gate_metric_exists(self) -> ModelSpec:
