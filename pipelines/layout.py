@@ -52,6 +52,7 @@ PREPROCESS_OUTPUTS = {  # output name -> container path (train/validation/test s
     "test": f"{PROCESSING_ROOT}/test",
 }
 SPLIT_FILE = "data.csv"  # file name inside each split directory; header row, label column first
+COLUMNS_FILE = "columns.json"  # beside SPLIT_FILE: the label and which feature columns are categorical
 # Data-quality baseline dataset: the train split's feature columns only (no label), in the
 # model's feature order with a header row: what endpoint data capture records as input.
 PREPROCESS_BASELINE_OUTPUT = "baseline"  # output name of the preprocessing step

@@ -322,3 +322,41 @@ def test_good_schedule_expressions(tmp_path: Path, expression: str) -> None:
     assert problem(expression) is None
     path, _ = variant(tmp_path, (SCHEDULE, f"      schedule: {expression}"))
     load_all(path)
+
+
+# --- the quality gate's metrics ------------------------------------------------------------------
+def test_the_spec_reads_evaluate_py_s_own_metrics() -> None:
+    """One source of truth: a gate may use exactly what evaluate.py writes."""
+    from mlstack.pipelines.steps import evaluate
+    from mlstack.spec.project_spec import evaluation_metrics
+
+    assert evaluation_metrics() == evaluate.METRICS
+    assert "mse" in evaluate.METRICS["Regression"] and "log_loss" in evaluate.METRICS["BinaryClassification"]
+
+
+@pytest.mark.parametrize(
+    ("edits", "metric"),
+    [
+        ((), "log_loss"),
+        (
+            (
+                (
+                    "    data:\n      feature_groups: [merchant-profile]",
+                    "    problem_type: Regression\n    data:\n      feature_groups: [merchant-profile]",
+                ),
+            ),
+            "mse",
+        ),
+    ],
+)
+def test_a_gate_can_use_mse_and_log_loss(tmp_path: Path, edits: tuple[tuple[str, str], ...], metric: str) -> None:
+    path, _ = variant(tmp_path, *edits, ("      metric: f1\n", f"      metric: {metric}\n"))
+    assert sorted(load_all(path)) == ["dev", "prod", "staging"]
+
+
+def test_a_gate_metric_the_evaluation_does_not_write(tmp_path: Path) -> None:
+    path, text = variant(tmp_path, ("      metric: f1\n", "      metric: rmse\n"))
+    assert problems(path) == [
+        f"mlstack.yaml:{line_of(text, 'metric: rmse')}:15: models[1].evaluation.metric: the evaluation step writes "
+        "no 'rmse' for BinaryClassification models (it writes: accuracy, auc, f1, log_loss, precision, recall)"
+    ]

@@ -32,8 +32,8 @@ from mlstack.pipelines.steps import evaluate, inference, preprocess, train
 
 STEPS = Path(preprocess.__file__).resolve().parent
 ROWS = 400
-FEATURES = ["amount", "velocity_1h", "distance_km", "merchant_risk", "card_present"]
-DROP = ["--drop-columns", "transaction_id,event_time"]
+FEATURES = ["amount", "velocity_1h", "distance_km", "merchant_risk", "card_present", "channel"]
+DROP = ["--drop-columns", "transaction_id,event_time", "--categorical-columns", "channel"]
 ALGORITHMS = {
     "xgboost": [
         *("--max_depth", "3", "--eta", "0.3", "--num_round", "30", "--objective", "binary:logistic"),
@@ -64,7 +64,7 @@ def fraud_frame(rows: int = ROWS, seed: int = 7) -> pd.DataFrame:
             "distance_km": rng.exponential(30.0, rows).round(1),  # noise
             "merchant_risk": merchant_risk,
             "card_present": card_present,
-            "channel": rng.choice(["online", "pos", "atm"], rows),  # a string column: not a feature
+            "channel": rng.choice(["online", "pos", "atm"], rows),  # text: a categorical feature
             "is_fraud": (rng.random(rows) < 1 / (1 + np.exp(2.0 - 2.0 * score))).astype(int),
         }
     )
@@ -144,11 +144,15 @@ def check_serving(archive: Path, split: Path, into: Path) -> np.ndarray:
     """Predictions for the split's rows through input_fn/predict_fn/output_fn, in every request
     format: the same numbers as the estimator's own, one per row. Returns them."""
     handlers, model = serve(archive, into)
-    frame = pd.read_csv(split / layout.SPLIT_FILE)
     description = json.loads((into / layout.FEATURES_FILE).read_text())
+    categories = description["categories"]
+    frame = pd.read_csv(split / layout.SPLIT_FILE, dtype=dict.fromkeys(categories, str))
     features = frame[description["features"]]
     estimator = joblib.load(into / layout.MODEL_FILE)
-    matrix = features.to_numpy(dtype=np.float64)
+    encoded = features.copy()  # a category's code is its position in features.json's list
+    for name, known in categories.items():
+        encoded[name] = features[name].map({category: code for code, category in enumerate(known)}).astype(float)
+    matrix = encoded.to_numpy(dtype=np.float64)
     if description["problem_type"] == "Regression":
         expected = estimator.predict(matrix)
     else:
@@ -158,7 +162,7 @@ def check_serving(archive: Path, split: Path, into: Path) -> np.ndarray:
     # text/csv without header, as data capture records it (bytes, like the request body).
     csv_body = features.to_csv(header=False, index=False).encode()
     data = handlers.input_fn(csv_body, "text/csv")
-    assert data.shape == features.shape
+    assert (len(data), len(data[0])) == features.shape
     predicted = handlers.predict_fn(data, model)
     np.testing.assert_allclose(predicted, expected, rtol=1e-12)
     assert len(predicted) == len(frame)
@@ -282,6 +286,9 @@ def test_script_defaults_are_the_layout() -> None:
     assert parser.get_default("output_dir") == layout.EVALUATION_OUTPUT
     for script in (preprocess, train, evaluate):
         assert script.SPLIT_FILE == layout.SPLIT_FILE
+    assert preprocess.COLUMNS_FILE == train.COLUMNS_FILE == layout.COLUMNS_FILE
+    assert train.EVALUATION_SCRIPT in layout.STEP_SCRIPTS  # in the training job's code channel
+    assert f"{layout.MODEL_CODE_DIR}/{layout.INFERENCE_SCRIPT}" == evaluate.INFERENCE_CODE
     for script in (train, evaluate, inference):
         assert (script.MODEL_FILE, script.FEATURES_FILE) == (layout.MODEL_FILE, layout.FEATURES_FILE)
     assert evaluate.EVALUATION_FILE == layout.EVALUATION_FILE
@@ -320,7 +327,7 @@ def test_scripts_import_no_project_module() -> None:
 def test_preprocess_writes_stratified_label_first_splits(fraud_splits: Path, tmp_path: Path) -> None:
     parts = {name: pd.read_csv(fraud_splits / name / layout.SPLIT_FILE) for name in ("train", "validation", "test")}
     for part in parts.values():
-        assert list(part.columns) == ["is_fraud", *FEATURES]  # label first; id, event time, string column gone
+        assert list(part.columns) == ["is_fraud", *FEATURES]  # label first; id and event time gone
         assert part["card_present"].dtype == "int64"  # booleans written as 0/1
     assert [len(part) for part in parts.values()] == [280, 60, 60]
     rate = fraud_frame()["is_fraud"].mean()
@@ -378,6 +385,17 @@ def _frame_with(change: str) -> pd.DataFrame:
         ("none", ["--drop-columns", "is_fraud"], "also listed in --drop-columns"),
         ("none", ["--validation-fraction", "0.6", "--test-fraction", "0.5"], "must leave rows for training"),
         ("no files", [], "no CSV or Parquet files under"),
+        (
+            "none",
+            ["--categorical-columns", ""],
+            "column(s) channel are not numeric: list each under the model's data.categorical (encoded as "
+            "categories) or data.exclude (not a feature)",
+        ),
+        ("none", ["--categorical-columns", "is_fraud"], "also listed in --categorical-columns"),
+        ("none", ["--categorical-columns", "chanel"], "--categorical-columns names columns that do not exist: chanel"),
+        ("none", ["--categorical-columns", "channel,event_time"], "both dropped and categorical: event_time"),
+        ("none", ["--column-names", "a,b,a"], "--column-names repeats: a"),
+        ("none", ["--column-names", "a,b"], "data.csv: 9 columns, but --column-names names 2"),
     ],
 )
 def test_preprocess_rejects_unusable_data(
@@ -386,7 +404,7 @@ def test_preprocess_rejects_unusable_data(
     (tmp_path / "input").mkdir()
     if change != "no files":
         _frame_with(change).to_csv(tmp_path / "input" / "data.csv", index=False)
-    code, _, err = call(preprocess, "--input-dir", str(tmp_path / "input"), "--target", "is_fraud", *args)
+    code, _, err = call(preprocess, "--input-dir", str(tmp_path / "input"), "--target", "is_fraud", *DROP, *args)
     assert code == 1
     assert message in err
     assert not (tmp_path / "train").exists()
@@ -406,7 +424,8 @@ def test_each_algorithm_learns(fraud_splits: Path, tmp_path: Path, call: Call, a
     assert written == (tmp_path / "second" / layout.EVALUATION_FILE).read_bytes()  # deterministic
     report = json.loads(written)
     check_report(report, printed, tmp_path / "model")
-    assert sorted(report["metrics"]) == ["accuracy", "auc", "f1", "precision", "recall"]
+    assert sorted(report["metrics"]) == list(evaluate.METRICS["BinaryClassification"])
+    assert sorted(report["metrics"]) == ["accuracy", "auc", "f1", "log_loss", "precision", "recall"]
     assert json_get(report, layout.evaluation_json_path("auc")) > 0.75
     probabilities = check_serving(archive, fraud_splits / "test", tmp_path / "serving")
     assert probabilities.shape == (60,)  # one positive-class probability per row
@@ -433,7 +452,10 @@ def test_regression(tmp_path: Path, call: Call) -> None:
     assert code == 0, err
     report = json.loads((tmp_path / "out" / layout.EVALUATION_FILE).read_text())
     check_report(report, printed, tmp_path / "model")
-    assert sorted(report["metrics"]) == ["mae", "r2", "rmse"]
+    assert sorted(report["metrics"]) == ["mae", "mse", "r2", "rmse"] == list(evaluate.METRICS["Regression"])
+    assert json_get(report, layout.evaluation_json_path("mse")) == pytest.approx(
+        json_get(report, layout.evaluation_json_path("rmse")) ** 2
+    )
     assert json_get(report, layout.evaluation_json_path("r2")) > 0.8
     assert 0 < json_get(report, layout.evaluation_json_path("rmse")) < frame["loss"].std() / 2
     predicted = check_serving(tmp_path / "archive", tmp_path / "test", tmp_path / "serving")
@@ -596,6 +618,99 @@ def test_train_tolerates_sagemaker_reserved_hyperparameters(fraud_splits: Path, 
     assert (tmp_path / "model" / layout.MODEL_FILE).is_file()
 
 
+# --- categorical features and headerless CSV ------------------------------------------------
+def abalone_frame(rows: int = ROWS, seed: int = 11) -> pd.DataFrame:
+    """AWS's abalone sample's shape: a text column (sex) among measurements, the age (rings) last."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["M", "F", "I"], rows)
+    length = rng.uniform(0.1, 0.8, rows).round(3)
+    weight = (length**3 * rng.uniform(2.5, 3.5, rows)).round(4)
+    rings = (4 + 14 * length + np.where(sex == "I", -3.0, 1.0) + rng.normal(0, 0.5, rows)).round()
+    return pd.DataFrame({"sex": sex, "length": length, "whole_weight": weight, "rings": rings})
+
+
+def test_a_headerless_csv_with_a_categorical_column_trains_evaluates_and_serves(tmp_path: Path, call: Call) -> None:
+    frame = abalone_frame()
+    (tmp_path / "input").mkdir()
+    frame.to_csv(tmp_path / "input" / "abalone.csv", header=False, index=False)  # as AWS publishes it
+    code, _, err = call(
+        preprocess,
+        *("--input-dir", str(tmp_path / "input"), "--target", "rings"),
+        *("--column-names", "sex,length,whole_weight,rings", "--categorical-columns", "sex"),
+        *split_dirs(tmp_path),
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "train" / train.COLUMNS_FILE).read_text()) == {
+        "label": "rings",
+        "categorical": ["sex"],
+    }
+    env = sagemaker_env(tmp_path, tmp_path / "model")
+    code, printed, err = call(train, "--algorithm", "hist_gradient_boosting", "--problem_type", "Regression", env=env)
+    assert code == 0, err
+    description = json.loads((tmp_path / "model" / layout.FEATURES_FILE).read_text())
+    assert description["features"] == ["sex", "length", "whole_weight"]
+    assert description["categories"] == {"sex": ["F", "I", "M"]}  # recorded in the model: serving encodes the same
+    archive = package(tmp_path / "model", tmp_path / "archive")
+    code, _, err = call(evaluate, *evaluate_args(archive, tmp_path, tmp_path / "out"))
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / layout.EVALUATION_FILE).read_text())
+    check_report(report, printed, tmp_path / "model")
+    assert json_get(report, layout.evaluation_json_path("r2")) > 0.8  # sex carries 4 rings: it was used
+    predicted = check_serving(archive, tmp_path / "test", tmp_path / "serving")
+    rmse = float(np.sqrt(np.mean((predicted - pd.read_csv(tmp_path / "test" / layout.SPLIT_FILE)["rings"]) ** 2)))
+    assert rmse == pytest.approx(json_get(report, layout.evaluation_json_path("rmse")))  # gate == endpoint
+
+
+def test_serving_encodes_categories_as_training_did(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
+    """A category is its position in features.json's list; unseen and empty ones are missing values."""
+    code, _, err = call(
+        train, "--algorithm", "xgboost", "--num_round", "20", env=sagemaker_env(fraud_splits, tmp_path / "model")
+    )
+    assert code == 0, err
+    handlers, model = serve(package(tmp_path / "model", tmp_path / "archive"), tmp_path / "serving")
+    assert model.categories == {"channel": ["atm", "online", "pos"]}
+    row = "12.5,3,4.0,0.9,1"
+    matrix = handlers.features_matrix(
+        handlers.input_fn(f"{row},pos\n{row},kiosk\n{row},\n", "text/csv"), model.features, model.categories
+    )
+    np.testing.assert_array_equal(matrix[:, -1], [2.0, np.nan, np.nan])
+    records = [dict(zip(FEATURES, [12.5, 3, 4.0, 0.9, True, value], strict=True)) for value in ("pos", "kiosk", None)]
+    np.testing.assert_array_equal(handlers.features_matrix(records, model.features, model.categories), matrix)
+    expected = joblib.load(tmp_path / "serving" / layout.MODEL_FILE).predict_proba(matrix)[:, 1]
+    np.testing.assert_allclose(
+        handlers.predict_fn(handlers.input_fn(json.dumps(records), "application/json"), model), expected
+    )
+
+
+def test_whole_number_categories_are_one_category_however_written(tmp_path: Path, call: Call) -> None:
+    """A merchant category code column with a gap reads as floats (5411.0); requests send 5411 or "5411"."""
+    frame = fraud_frame(rows=200)
+    frame["mcc"] = np.where(np.arange(200) % 2, 5411, 5812).astype(float)
+    frame.loc[3, "mcc"] = np.nan
+    write_input(frame, tmp_path / "input")
+    code, _, err = call(
+        preprocess,
+        *("--input-dir", str(tmp_path / "input"), "--target", "is_fraud"),
+        *("--drop-columns", "transaction_id,event_time", "--categorical-columns", "channel,mcc"),
+        *split_dirs(tmp_path),
+    )
+    assert code == 0, err
+    assert "5411.0" not in (tmp_path / "train" / layout.SPLIT_FILE).read_text()
+    code, _, err = call(
+        train, "--algorithm", "random_forest", "--n_estimators", "5", env=sagemaker_env(tmp_path, tmp_path / "model")
+    )
+    assert code == 0, err
+    handlers, model = serve(package(tmp_path / "model", tmp_path / "archive"), tmp_path / "serving")
+    assert model.categories["mcc"] == ["5411", "5812"]
+    row = [12.5, 3, 4.0, 0.9, 1, "pos"]
+    bodies = [json.dumps([[*row, 5812]]), json.dumps([[*row, 5812.0]]), json.dumps([[*row, "5812"]])]
+    matrices = [
+        handlers.features_matrix(handlers.input_fn(body, "application/json"), model.features, model.categories)
+        for body in bodies
+    ]
+    assert all(matrix[0, -1] == 1.0 for matrix in matrices)
+
+
 def test_evaluate_rejects_a_test_split_without_the_features(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
     code, _, err = call(
         train,
@@ -625,7 +740,7 @@ def test_processes_as_sagemaker_runs_them(processes: dict[str, Future[dict[str, 
     for step, done in ran.items():
         assert done.returncode == 0, f"{step}: {done.stderr}"
     assert list(ran) == ["preprocess", "train", "evaluate"]
-    assert "channel" in ran["preprocess"].stdout  # the notice that a string column is not a feature
+    assert "categorical: channel" in ran["preprocess"].stdout
     root = Path(ran["evaluate"].args[ran["evaluate"].args.index("--output-dir") + 1]).parent
     for name in ("train", "validation", "test"):  # same bytes as in this process: deterministic
         assert (root / name / layout.SPLIT_FILE).read_bytes() == (fraud_splits / name / layout.SPLIT_FILE).read_bytes()

@@ -1,19 +1,19 @@
 """What the bundled training script (pipelines/steps/train.py) accepts as hyperparameters.
 
 The tables are train.py's own (RENAMED, COMMON_KINDS, HYPERPARAMETER_KINDS), read from the
-script with `ast` rather than imported: the script needs the training image's libraries
-and is not part of the spec. The checks below mirror the converters train.py applies to
+script without importing it (step_scripts.py). The checks below mirror the converters train.py applies to
 the string SageMaker passes (tests/test_spec_training_rules.py keeps them equal).
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from .step_scripts import bundled_script, literals
 
 ALGORITHM = "algorithm"
 BUNDLED_ENTRY_POINT = "train.py"
@@ -34,27 +34,12 @@ class ScriptTable:
 
 
 def train_script() -> Path:
-    from mlstack import shared_package_dir
-
-    return shared_package_dir("pipelines") / "steps" / BUNDLED_ENTRY_POINT
+    return bundled_script(BUNDLED_ENTRY_POINT)
 
 
 def read_table(path: Path) -> ScriptTable:
     """The three literal tables assigned at the top level of `path`."""
-    wanted = {"RENAMED", "COMMON_KINDS", "HYPERPARAMETER_KINDS"}
-    found: dict[str, object] = {}
-    for node in ast.parse(path.read_text(), str(path)).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in wanted:
-            found[target.id] = ast.literal_eval(value)
-    missing = wanted - set(found)
-    if missing:
-        raise RuntimeError(f"{path} assigns no literal {', '.join(sorted(missing))}")
+    found = literals(path, {"RENAMED", "COMMON_KINDS", "HYPERPARAMETER_KINDS"})
     return ScriptTable(found["RENAMED"], found["COMMON_KINDS"], found["HYPERPARAMETER_KINDS"])  # type: ignore[arg-type]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
@@ -15,18 +16,17 @@ from .locate import locate
 from .monitoring import Monitoring
 from .project import Alerts, Mlflow, Network, Project, Settings
 from .serving import Serving
+from .step_scripts import bundled_script, literals
 from .training import DataSource, EvaluationGate, Registry, Training
 
 Tier = Literal["dev", "staging", "prod"]
 TIERS: tuple[str, ...] = ("dev", "staging", "prod")
 
 
-# Metrics the bundled evaluation step (pipelines/steps/evaluate.py) writes, per kind of problem.
-EVALUATION_METRICS = {
-    "BinaryClassification": ("accuracy", "auc", "f1", "precision", "recall"),
-    "MulticlassClassification": ("accuracy", "auc", "f1", "precision", "recall"),
-    "Regression": ("mae", "r2", "rmse"),
-}
+@cache
+def evaluation_metrics() -> dict[str, tuple[str, ...]]:
+    """Per problem type, the metrics the bundled evaluation step writes: evaluate.py's METRICS."""
+    return literals(bundled_script("evaluate.py"), {"METRICS"})["METRICS"]  # type: ignore[return-value]
 
 
 class ModelSpec(SpecModel):
@@ -54,7 +54,7 @@ class ModelSpec(SpecModel):
 
     @model_validator(mode="after")
     def _gate_metric_exists(self) -> ModelSpec:
-        written = EVALUATION_METRICS[self.problem_type]
+        written = evaluation_metrics()[self.problem_type]
         if self.evaluation.metric not in written:
             fail(
                 "metric",

@@ -7,14 +7,20 @@ the one the pipeline's JsonGet reads (`metrics.<name>.value`):
 
     {"metrics": {"<name>": {"value": <float>}, ...}, "problem_type": "...", "rows": <int>}
 
-Classification: auc, accuracy, precision, recall, f1 (binary: of the positive class, the
-second label in sorted order; multiclass: macro averages, AUC one-vs-rest).
-Regression: rmse, mae, r2.
+METRICS lists what is written per problem type (mlstack's spec reads that table from this
+file to check a gate's metric, so edit it here only). Classification: accuracy, auc, f1,
+log_loss, precision, recall (binary: of the positive class, the second label in sorted
+order; multiclass: macro averages, AUC one-vs-rest). Regression: mae, mse, r2, rmse.
+train.py prints the same metrics for the validation split (it imports compute_metrics).
+
+The test split is encoded with the inference.py inside model.tar.gz, the code that will
+serve the model: what the gate judges is what the endpoint computes.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -37,6 +43,13 @@ SPLIT_FILE = "data.csv"
 EVALUATION_FILE = "evaluation.json"
 MODEL_FILE = "model.joblib"
 FEATURES_FILE = "features.json"
+INFERENCE_CODE = "code/inference.py"  # train.py's copy inside model.tar.gz
+# Problem type -> the metrics evaluation.json has. A plain literal: mlstack's spec reads it.
+METRICS = {
+    "BinaryClassification": ("accuracy", "auc", "f1", "log_loss", "precision", "recall"),
+    "MulticlassClassification": ("accuracy", "auc", "f1", "log_loss", "precision", "recall"),
+    "Regression": ("mae", "mse", "r2", "rmse"),
+}
 
 
 class DataError(Exception):
@@ -51,34 +64,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_model(model_dir: Path) -> tuple[Any, dict[str, Any]]:
+def load_model(model_dir: Path) -> tuple[Any, dict[str, Any], Any]:
+    """The estimator, its features.json and the archive's inference module."""
     archive = model_dir / MODEL_ARCHIVE
     if not archive.is_file():
         raise DataError(f"no {MODEL_ARCHIVE} in {model_dir}")
     with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive, "r:gz") as tar:
-        # Copy out just the two files by name: nothing in the archive chooses where we write.
+        # Copy out just these files by name: nothing in the archive chooses where we write.
         members = {os.path.normpath(member.name): member for member in tar.getmembers() if member.isfile()}
-        for name in (MODEL_FILE, FEATURES_FILE):
-            source = tar.extractfile(members[name]) if name in members else None
+        for name in (MODEL_FILE, FEATURES_FILE, INFERENCE_CODE):
+            source = tar.extractfile(members[os.path.normpath(name)]) if os.path.normpath(name) in members else None
             if source is None:
                 raise DataError(f"{archive} has no {name}; it holds: {', '.join(sorted(members)) or 'nothing'}")
-            with source, open(Path(scratch) / name, "wb") as target:
+            with source, open(Path(scratch) / Path(name).name, "wb") as target:
                 shutil.copyfileobj(source, target)
         description = json.loads((Path(scratch) / FEATURES_FILE).read_text())
         model = joblib.load(Path(scratch) / MODEL_FILE)
-    return model, description
+        spec = importlib.util.spec_from_file_location("served_inference", Path(scratch) / Path(INFERENCE_CODE).name)
+        assert spec is not None and spec.loader is not None
+        inference = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(inference)
+    return model, description, inference
 
 
 def compute_metrics(problem_type: str, model: Any, features: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Same metrics as train.py prints for the validation split (a test keeps the names equal)."""
+    """METRICS[problem_type] of the model on these rows (train.py uses it for the validation split)."""
     from sklearn import metrics
 
     predicted = model.predict(features)
     if problem_type == "Regression":
+        mse = float(metrics.mean_squared_error(target, predicted))
         return {
             "mae": float(metrics.mean_absolute_error(target, predicted)),
+            "mse": mse,
             "r2": float(metrics.r2_score(target, predicted)),
-            "rmse": float(np.sqrt(metrics.mean_squared_error(target, predicted))),
+            "rmse": float(np.sqrt(mse)),
         }
     scores = model.predict_proba(features)
     labels = list(range(scores.shape[1]))
@@ -95,17 +115,23 @@ def compute_metrics(problem_type: str, model: Any, features: np.ndarray, target:
         name: score(target, predicted, average=average, labels=labels, zero_division=0)
         for name, score in averaged.items()
     }
-    results.update(accuracy=metrics.accuracy_score(target, predicted), auc=auc)
+    results.update(
+        accuracy=metrics.accuracy_score(target, predicted),
+        auc=auc,
+        log_loss=metrics.log_loss(target, scores, labels=labels),
+    )
     return {name: float(value) for name, value in sorted(results.items())}
 
 
 def evaluate(model_dir: Path, test_dir: Path) -> dict[str, Any]:
-    model, description = load_model(model_dir)
+    model, description, inference = load_model(model_dir)
     label, features, problem_type = description["label"], description["features"], description["problem_type"]
+    categories = description.get("categories") or {}
     path = test_dir / SPLIT_FILE
     if not path.is_file():
         raise DataError(f"no {SPLIT_FILE} in {test_dir}")
-    test = pd.read_csv(path)
+    # Only an empty field is missing, as train.py reads its splits: a category may be called "NA".
+    test = pd.read_csv(path, dtype={name: str for name in categories}, keep_default_na=False, na_values=[""])
     missing = [column for column in [label, *features] if column not in test.columns]
     if missing:
         raise DataError(f"test split lacks column(s) the model was trained with: {', '.join(missing)}")
@@ -119,7 +145,7 @@ def evaluate(model_dir: Path, test_dir: Path) -> dict[str, Any]:
         if unknown:
             raise DataError(f"test labels the model never saw: {', '.join(unknown[:10])}")
         target = test[label].map(index).to_numpy(dtype=np.int64)
-    scores = compute_metrics(problem_type, model, test[features].to_numpy(dtype=np.float64), target)
+    scores = compute_metrics(problem_type, model, inference.encode_frame(test, features, categories), target)
     bad = [name for name, value in scores.items() if not math.isfinite(value)]
     if bad:  # JSON has no NaN, and a condition on NaN would be meaningless
         raise DataError(f"metric(s) not finite on {len(test)} test rows: {', '.join(bad)}")

@@ -15,7 +15,11 @@ Requests carry features only, in features.json's order:
 - application/json: {"instances": [...]} or a bare list; each instance is a list of values
   in that order, or an object {feature: value} (every feature present, null = missing;
   other keys, such as a record id, are ignored).
-Booleans (true/false) are 1/0, as preprocess.py writes them for training.
+Booleans (true/false) are 1/0, as preprocess.py writes them for training. A categorical
+feature (features.json's "categories": feature -> the categories seen in training) takes
+its category as text and becomes the category's position in that list; a category never
+seen in training, like an empty field, is a missing value. train.py and evaluate.py encode
+with this module too (encode_frame), so training, the quality gate and serving agree.
 
 Predictions, one per row: classification, the probability of the positive class (binary:
 the second class of features.json's "classes", as evaluate.py scores it) or one probability
@@ -54,6 +58,7 @@ class Model:
         self.features: list[str] = [str(name) for name in description["features"]]
         self.problem_type: str = description["problem_type"]
         self.classes: list[Any] | None = description.get("classes")
+        self.categories: dict[str, list[str]] = dict(description.get("categories") or {})
 
 
 def model_fn(model_dir: str) -> Model:
@@ -88,39 +93,50 @@ def _number(value: Any) -> float:
     raise ValueError(f"unsupported value type {type(value).__name__}")
 
 
-def _row(values: list[Any], where: str) -> list[float]:
-    row = []
-    for column, value in enumerate(values, start=1):
-        try:
-            row.append(_number(value))
-        except ValueError:
-            raise ValueError(f"{where}, value {column}: {value!r} is not a number") from None
-    return row
+def category_text(value: Any) -> str | None:
+    """A categorical value as the text its category is known by; None when missing.
+
+    5411, 5411.0 and "5411" are one category (a CSV column of codes with a gap reads as floats).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
 
 
-def _matrix(rows: list[list[float]]) -> np.ndarray:
+class Rows(list):  # type: ignore[type-arg]
+    """input_fn's rows in feature order: raw values (CSV text, JSON values), converted in predict_fn,
+    which knows which features are categorical. `where` names each row for messages."""
+
+    def __init__(self, rows: list[list[Any]], where: list[str], hint: str = "") -> None:
+        super().__init__(rows)
+        self.where = where
+        self.hint = hint  # added to a bad first row's message (CSV: no header row)
+
+
+def _parse_csv(text: str) -> Rows:
+    rows, where = [], []
+    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if fields:  # not a blank line
+            rows.append(fields)
+            where.append(f"line {number}")
+    return _checked(Rows(rows, where, " (CSV requests have no header row)"))
+
+
+def _checked(rows: Rows) -> Rows:
     if not rows:
         raise ValueError("the request has no rows")
     widths = sorted({len(row) for row in rows})
     if len(widths) > 1:
         raise ValueError(f"rows have different numbers of values: {', '.join(map(str, widths))}")
-    return np.asarray(rows, dtype=np.float64)
+    return rows
 
 
-def _parse_csv(text: str) -> np.ndarray:
-    rows = []
-    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not fields:  # blank line
-            continue
-        try:
-            rows.append(_row(fields, f"line {number}"))
-        except ValueError as error:
-            hint = " (CSV requests have no header row)" if not rows else ""
-            raise ValueError(f"{error}{hint}") from None
-    return _matrix(rows)
-
-
-def _parse_json(text: str) -> np.ndarray | list[dict[str, Any]]:
+def _parse_json(text: str) -> Rows | list[dict[str, Any]]:
     document = json.loads(text)
     if isinstance(document, dict):
         if "instances" not in document:
@@ -131,12 +147,12 @@ def _parse_json(text: str) -> np.ndarray | list[dict[str, Any]]:
     if all(isinstance(instance, dict) for instance in document):
         return document  # by feature name: predict_fn picks the model's features (and converts them)
     if all(isinstance(instance, list) for instance in document):
-        return _matrix([_row(instance, f"instance {number}") for number, instance in enumerate(document, start=1)])
+        return _checked(Rows(document, [f"instance {number}" for number in range(1, len(document) + 1)]))
     raise ValueError("each instance must be a list of feature values or an object {feature: value}")
 
 
-def input_fn(body: str | bytes | bytearray, content_type: str | None) -> np.ndarray | list[dict[str, Any]]:
-    """The request as rows: a 2-D float array (values in feature order) or records by feature name."""
+def input_fn(body: str | bytes | bytearray, content_type: str | None) -> Rows | list[dict[str, Any]]:
+    """The request as rows: values in feature order, or records by feature name."""
     text = bytes(body).decode("utf-8-sig") if isinstance(body, (bytes, bytearray)) else str(body)
     media = _media_type(content_type) or CSV
     if media == CSV:
@@ -146,8 +162,23 @@ def input_fn(body: str | bytes | bytearray, content_type: str | None) -> np.ndar
     raise ValueError(f"unsupported content type {content_type!r}; send {CSV} or {JSON}")
 
 
-def features_matrix(data: Any, features: list[str]) -> np.ndarray:
+class _Encoder:
+    """One feature's conversion to the float the estimator takes."""
+
+    def __init__(self, name: str, categories: list[str] | None) -> None:
+        self.name = name
+        self.codes = None if categories is None else {category: float(code) for code, category in enumerate(categories)}
+
+    def __call__(self, value: Any) -> float:
+        if self.codes is None:
+            return _number(value)
+        text = category_text(value)
+        return math.nan if text is None else self.codes.get(text, math.nan)  # unseen: missing
+
+
+def features_matrix(data: Any, features: list[str], categories: dict[str, list[str]] | None = None) -> np.ndarray:
     """input_fn's rows as the 2-D float array the estimator takes, columns in feature order."""
+    encoders = [_Encoder(name, (categories or {}).get(name)) for name in features]
     if isinstance(data, list) and all(isinstance(record, dict) for record in data):
         rows = []
         for number, record in enumerate(data, start=1):
@@ -155,13 +186,30 @@ def features_matrix(data: Any, features: list[str]) -> np.ndarray:
             if missing:
                 raise ValueError(f"instance {number} lacks feature(s): {', '.join(missing)}")
             row = []
-            for name in features:  # other keys (a record id, ...) are not the model's business
+            for encode in encoders:  # other keys (a record id, ...) are not the model's business
+                value = record[encode.name]
                 try:
-                    row.append(_number(record[name]))
+                    row.append(encode(value))
                 except ValueError:
-                    raise ValueError(f"instance {number}, feature {name!r}: {record[name]!r} is not a number") from None
+                    raise ValueError(f"instance {number}, feature {encode.name!r}: {value!r} is not a number") from None
             rows.append(row)
         data = rows
+    elif isinstance(data, Rows):
+        if len(data[0]) != len(features):
+            raise ValueError(f"rows have {len(data[0])} values; the model takes {len(features)}: {', '.join(features)}")
+        converted = []
+        for position, values in enumerate(data):  # no zip(strict=): serving runs Python 3.8
+            row = []
+            for column, encode in enumerate(encoders):
+                value = values[column]
+                try:
+                    row.append(encode(value))
+                except ValueError:
+                    hint = data.hint if position == 0 else ""
+                    where = data.where[position]
+                    raise ValueError(f"{where}, value {column + 1}: {value!r} is not a number{hint}") from None
+            converted.append(row)
+        data = converted
     matrix = np.asarray(data, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[1] != len(features):
         given = matrix.shape[1] if matrix.ndim == 2 else "?"
@@ -169,9 +217,22 @@ def features_matrix(data: Any, features: list[str]) -> np.ndarray:
     return matrix
 
 
+def encode_frame(frame: Any, features: list[str], categories: dict[str, list[str]]) -> np.ndarray:
+    """A pandas frame's feature columns as the float array the estimator takes (training, evaluation)."""
+    columns = []
+    for name in features:
+        column = frame[name]
+        if name in categories:
+            codes = {category: float(code) for code, category in enumerate(categories[name])}
+            columns.append([codes.get(category_text(value), math.nan) for value in column.tolist()])  # type: ignore[arg-type]
+        else:
+            columns.append(column.to_numpy(dtype=np.float64))
+    return np.column_stack(columns) if columns else np.zeros((len(frame), 0))
+
+
 def predict_fn(data: Any, model: Model) -> np.ndarray:
     """Positive-class probability (binary), per-class probabilities (multiclass) or the value."""
-    matrix = features_matrix(data, model.features)
+    matrix = features_matrix(data, model.features, model.categories)
     if model.problem_type == "Regression":
         return np.asarray(model.estimator.predict(matrix), dtype=np.float64)
     scores = np.asarray(model.estimator.predict_proba(matrix), dtype=np.float64)

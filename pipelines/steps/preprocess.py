@@ -8,14 +8,19 @@ Each split is written as <split dir>/data.csv with a header row and the label fi
 data-quality baseline dataset as <baseline dir>/baseline.csv: the train split's feature
 columns only (header row, the model's feature order), the shape of the endpoint traffic
 Model Monitor compares with it (captured requests carry no label).
-Features: numeric and boolean columns are kept (booleans as 0/1); other columns (strings,
-timestamps) are dropped with a logged notice rather than encoded, so a model's input is
-exactly the raw columns a client sends and serving has no encoding to replicate.
+Features: every column but the label and --drop-columns. Numeric and boolean columns are
+used as numbers (booleans as 0/1); the --categorical-columns are kept as text, and train.py
+encodes them (recording the categories in the model, so serving applies the same encoding).
+Any other non-numeric column is refused, never dropped silently: name it in one of the two.
+Each split directory also gets columns.json ({"label": ..., "categorical": [...]}), which
+tells train.py which columns are categories even when their values look like numbers.
+A headerless CSV (--column-names) is read with those names; Parquet files keep their own.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -30,6 +35,7 @@ OUTPUT_DIRS = {
     "test": "/opt/ml/processing/test",
 }
 SPLIT_FILE = "data.csv"
+COLUMNS_FILE = "columns.json"  # beside each split's data.csv: the label and the categorical columns
 BASELINE_DIR = "/opt/ml/processing/baseline"
 BASELINE_FILE = "baseline.csv"
 MIN_ROWS = 20
@@ -54,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--drop-columns", default="", help="comma-separated columns never used as features (record id, event time)"
     )
+    parser.add_argument(
+        "--categorical-columns", default="", help="comma-separated feature columns whose values are categories"
+    )
+    parser.add_argument(
+        "--column-names", default="", help="comma-separated names of a headerless CSV's columns, in order"
+    )
     parser.add_argument("--seed", type=int, default=42)
     for split, path in OUTPUT_DIRS.items():
         parser.add_argument(f"--{split}-dir", default=path, help=f"where the {split} {SPLIT_FILE} is written")
@@ -63,23 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _reader(path: Path) -> Callable[[Path], pd.DataFrame] | None:
+def _headerless(names: list[str]) -> Callable[[Path], pd.DataFrame]:
+    def read(path: Path) -> pd.DataFrame:
+        frame = pd.read_csv(path, header=None)
+        if frame.shape[1] != len(names):
+            raise ValueError(f"{frame.shape[1]} columns, but --column-names names {len(names)}")
+        frame.columns = names
+        return frame
+
+    return read
+
+
+def _reader(path: Path, names: list[str]) -> Callable[[Path], pd.DataFrame] | None:
     name = path.name.lower()
     if name.startswith((".", "_")):  # hidden files, _SUCCESS markers
         return None
     if name.endswith((".csv", ".csv.gz")):
-        return pd.read_csv
+        return _headerless(names) if names else pd.read_csv
     if name.endswith((".parquet", ".pq")):
         return pd.read_parquet
     return None
 
 
-def read_input(input_dir: Path) -> pd.DataFrame:
+def read_input(input_dir: Path, names: list[str] | None = None) -> pd.DataFrame:
     if not input_dir.is_dir():
         raise DataError(f"input directory {input_dir} does not exist")
     # Sorted, so the row order (and with it the split) does not depend on the file system.
     readers = {
-        path: read for path in sorted(input_dir.rglob("*")) if path.is_file() and (read := _reader(path)) is not None
+        path: read
+        for path in sorted(input_dir.rglob("*"))
+        if path.is_file() and (read := _reader(path, names or [])) is not None
     }
     if not readers:
         raise DataError(f"no CSV or Parquet files under {input_dir}")
@@ -101,32 +126,64 @@ def read_input(input_dir: Path) -> pd.DataFrame:
     return frame
 
 
-def select_columns(frame: pd.DataFrame, target: str, drop: list[str]) -> pd.DataFrame:
-    """Validate the label and return [label, *numeric features]."""
+def _listed(what: str, columns: list[str], frame: pd.DataFrame) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(f"{what} names columns that do not exist: {', '.join(missing)}")
+
+
+def as_categories(column: pd.Series) -> pd.Series:
+    """A categorical column as text: whole-number codes without '.0' (a gap makes pandas read floats)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        present = column.dropna()
+        if (present.astype("float64") % 1 == 0).all():
+            return column.astype("Int64").astype("string")
+    return column.astype("string")
+
+
+def select_columns(
+    frame: pd.DataFrame, target: str, drop: list[str], categorical: list[str] | None = None
+) -> pd.DataFrame:
+    """Validate the label and return [label, *features]: numbers, and categories as text."""
+    categorical = categorical or []
     columns = [str(column) for column in frame.columns]
     if target not in frame.columns:
         raise DataError(f"target column '{target}' not found; columns are: {', '.join(columns)}")
-    if target in drop:
-        raise DataError(f"target column '{target}' is also listed in --drop-columns")
-    missing = [column for column in drop if column not in frame.columns]
-    if missing:
-        raise DataError(f"--drop-columns names columns that do not exist: {', '.join(missing)}")
+    for what, listed in (("--drop-columns", drop), ("--categorical-columns", categorical)):
+        if target in listed:
+            raise DataError(f"target column '{target}' is also listed in {what}")
+        _listed(what, listed, frame)
+    both = sorted(set(drop) & set(categorical))
+    if both:
+        raise DataError(f"column(s) both dropped and categorical: {', '.join(both)}")
     nulls = int(frame[target].isna().sum())
     if nulls:
         raise DataError(f"target column '{target}' has {nulls} empty value(s); fill or filter them first")
     if len(frame) < MIN_ROWS:
         raise DataError(f"only {len(frame)} rows; at least {MIN_ROWS} are needed to train and evaluate")
-    candidates = [column for column in frame.columns if column != target and column not in drop]
-    features = [column for column in candidates if pd.api.types.is_numeric_dtype(frame[column])]  # bool included
-    skipped = [str(column) for column in candidates if column not in features]
+    features = [column for column in frame.columns if column != target and column not in drop]
+    unusable = [
+        str(column)
+        for column in features
+        if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column])  # bool is numeric
+    ]
+    if unusable:
+        raise DataError(
+            f"column(s) {', '.join(unusable)} are not numeric: list each under the model's data.categorical "
+            "(encoded as categories) or data.exclude (not a feature)"
+        )
     out = frame[[target, *features]].copy()
-    booleans = [column for column in features if pd.api.types.is_bool_dtype(frame[column])]
+    booleans = [
+        column for column in features if column not in categorical and pd.api.types.is_bool_dtype(frame[column])
+    ]
     out[booleans] = out[booleans].astype("int64")
-    if skipped:
-        log.warning("dropping non-numeric column(s), not used as features: %s", ", ".join(skipped))
+    for column in categorical:
+        out[column] = as_categories(frame[column])
     if not features:
-        raise DataError("no numeric feature columns left after dropping the label and --drop-columns")
+        raise DataError("no feature columns left after dropping the label and --drop-columns")
     log.info("label '%s', %d feature(s): %s", target, len(features), ", ".join(map(str, features)))
+    if categorical:
+        log.info("categorical: %s", ", ".join(categorical))
     return out
 
 
@@ -169,14 +226,24 @@ def split(frame: pd.DataFrame, validation_fraction: float, test_fraction: float,
     return {"train": train.sort_index(), "validation": validation.sort_index(), "test": test.sort_index()}
 
 
+def _names(value: str) -> list[str]:
+    return [column.strip() for column in value.split(",") if column.strip()]
+
+
 def run(args: argparse.Namespace) -> None:
-    drop = [column.strip() for column in args.drop_columns.split(",") if column.strip()]
-    frame = select_columns(read_input(Path(args.input_dir)), args.target, drop)
+    categorical, names = _names(args.categorical_columns), _names(args.column_names)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"--column-names repeats: {', '.join(repeated)}")
+    frame = read_input(Path(args.input_dir), names)
+    frame = select_columns(frame, args.target, _names(args.drop_columns), categorical)
     splits = split(frame, args.validation_fraction, args.test_fraction, args.seed)
+    columns = json.dumps({"label": args.target, "categorical": categorical}, indent=2) + "\n"
     for name, part in splits.items():
         directory = Path(getattr(args, f"{name}_dir"))
         directory.mkdir(parents=True, exist_ok=True)
         part.to_csv(directory / SPLIT_FILE, index=False)
+        (directory / COLUMNS_FILE).write_text(columns)
         summary = part.iloc[:, 0].value_counts().sort_index().to_dict() if is_categorical(frame.iloc[:, 0]) else ""
         log.info("%s: %d rows -> %s %s", name, len(part), directory / SPLIT_FILE, summary)
     # The data-quality baseline: the train rows without the label, features in training order.

@@ -12,11 +12,15 @@ that); features.json keeps the original labels under "classes" to decode predict
 
 The model directory also gets code/inference.py, a copy of the inference.py next to this
 script (both come in the code channel): the serving containers load the model with it.
+Categorical columns (preprocess.py's columns.json) are encoded with that inference.py, the
+categories seen in the train split recorded in features.json; the validation metrics are
+evaluate.py's (also beside this script), the ones the quality gate reads on the test split.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -31,9 +35,11 @@ import numpy as np
 import pandas as pd
 
 SPLIT_FILE = "data.csv"
+COLUMNS_FILE = "columns.json"  # preprocess.py's, beside each split's data.csv
 MODEL_FILE = "model.joblib"
 FEATURES_FILE = "features.json"
 INFERENCE_SCRIPT = "inference.py"  # copied from beside this script into <model dir>/<MODEL_CODE_DIR>/
+EVALUATION_SCRIPT = "evaluate.py"  # beside this script too: the metrics
 MODEL_CODE_DIR = "code"
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
 DEFAULT_SEED = 42
@@ -53,15 +59,24 @@ class SetupError(Exception):
     """The job lacks something besides data and hyperparameters (the inference code)."""
 
 
-def inference_script() -> Path:
-    """inference.py beside this script: the deploying program uploads both to the code prefix."""
-    path = Path(__file__).resolve().parent / INFERENCE_SCRIPT
+def sibling(script: str) -> Path:
+    """A step script beside this one: the deploying program uploads them together to the code prefix."""
+    path = Path(__file__).resolve().parent / script
     if not path.is_file():
         raise SetupError(
-            f"no {INFERENCE_SCRIPT} beside {Path(__file__).name} in {path.parent}: the model could not be served; "
-            "upload it with the other step scripts"
+            f"no {script} beside {Path(__file__).name} in {path.parent}: the model could not be served "
+            "or evaluated; upload it with the other step scripts"
         )
     return path
+
+
+def load_sibling(script: str) -> Any:
+    path = sibling(script)
+    spec = importlib.util.spec_from_file_location(f"mlstack_step_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _int(value: str) -> int:
@@ -239,14 +254,26 @@ def build_estimator(algorithm: str, problem_type: str, hyperparameters: dict[str
     return pipeline.Pipeline([("impute", impute.SimpleImputer(strategy="median")), ("model", forest)])
 
 
-def load_split(directory: str, channel: str) -> pd.DataFrame:
+def categorical_columns(directory: str) -> list[str]:
+    path = Path(directory) / COLUMNS_FILE
+    if not path.is_file():  # splits written before preprocess.py wrote columns.json: all numeric
+        return []
+    return [str(name) for name in json.loads(path.read_text()).get("categorical", [])]
+
+
+def load_split(directory: str, channel: str, categorical: list[str]) -> pd.DataFrame:
     path = Path(directory) / SPLIT_FILE
     if not path.is_file():
         raise DataError(f"{channel} channel: no {SPLIT_FILE} in {directory}")
-    frame = pd.read_csv(path)
+    # Only an empty field is missing: a category may be called "NA".
+    frame = pd.read_csv(path, dtype={name: str for name in categorical}, keep_default_na=False, na_values=[""])
     if frame.empty or frame.shape[1] < 2:
         raise DataError(f"{channel} channel: {path} needs rows, a label column and at least one feature column")
-    non_numeric = [str(column) for column in frame.columns[1:] if not pd.api.types.is_numeric_dtype(frame[column])]
+    non_numeric = [
+        str(column)
+        for column in frame.columns[1:]
+        if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column])
+    ]
     if non_numeric:
         raise DataError(f"{channel} channel: non-numeric feature column(s): {', '.join(non_numeric)}")
     return frame
@@ -260,40 +287,21 @@ def encode_labels(labels: pd.Series, classes: list[Any], channel: str) -> np.nda
     return labels.map(index).to_numpy(dtype=np.int64)
 
 
-def compute_metrics(problem_type: str, model: Any, features: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Same metrics as evaluate.py (a test keeps the names equal)."""
-    from sklearn import metrics
-
-    predicted = model.predict(features)
-    if problem_type == "Regression":
-        return {
-            "mae": float(metrics.mean_absolute_error(target, predicted)),
-            "r2": float(metrics.r2_score(target, predicted)),
-            "rmse": float(np.sqrt(metrics.mean_squared_error(target, predicted))),
-        }
-    scores = model.predict_proba(features)
-    labels = list(range(scores.shape[1]))
-    try:  # binary: AUC of the positive class's score; multiclass: macro one-vs-rest
-        if len(labels) == 2:
-            auc = metrics.roc_auc_score(target, scores[:, 1])
-        else:
-            auc = metrics.roc_auc_score(target, scores, multi_class="ovr", average="macro", labels=labels)
-    except ValueError as error:  # e.g. a class missing from the split
-        raise DataError(f"AUC is undefined on this split: {error}") from None
-    average = "binary" if problem_type == "BinaryClassification" else "macro"
-    averaged = {"f1": metrics.f1_score, "precision": metrics.precision_score, "recall": metrics.recall_score}
-    results = {
-        name: score(target, predicted, average=average, labels=labels, zero_division=0)
-        for name, score in averaged.items()
-    }
-    results.update(accuracy=metrics.accuracy_score(target, predicted), auc=auc)
-    return {name: float(value) for name, value in sorted(results.items())}
+def fit_categories(frame: pd.DataFrame, categorical: list[str], inference: Any) -> dict[str, list[str]]:
+    """Per categorical column, its categories in the train split, sorted: a category's code is its position."""
+    found = {}
+    for name in categorical:
+        texts = {inference.category_text(value) for value in frame[name].tolist()}
+        found[name] = sorted(text for text in texts if text is not None)
+    return found
 
 
 def train(args: argparse.Namespace, hyperparameters: dict[str, str]) -> dict[str, float]:
     estimator = build_estimator(args.algorithm, args.problem_type, hyperparameters)  # fail fast, before the data
-    inference = inference_script()
-    train_frame, validation_frame = load_split(args.train, "train"), load_split(args.validation, "validation")
+    inference, evaluation = load_sibling(INFERENCE_SCRIPT), load_sibling(EVALUATION_SCRIPT)
+    categorical = categorical_columns(args.train)
+    train_frame = load_split(args.train, "train", categorical)
+    validation_frame = load_split(args.validation, "validation", categorical)
     if list(validation_frame.columns) != list(train_frame.columns):
         raise DataError("train and validation splits have different columns")
     label, features = str(train_frame.columns[0]), [str(column) for column in train_frame.columns[1:]]
@@ -309,22 +317,29 @@ def train(args: argparse.Namespace, hyperparameters: dict[str, str]) -> dict[str
             raise DataError(f"{args.problem_type} cannot train on {len(classes)} label value(s) in '{label}': {shown}")
         y_train = encode_labels(train_frame[label], classes, "train")
         y_validation = encode_labels(validation_frame[label], classes, "validation")
-    x_train, x_validation = (frame[features].to_numpy(dtype=np.float64) for frame in (train_frame, validation_frame))
+    categories = fit_categories(train_frame, [name for name in features if name in categorical], inference)
+    x_train, x_validation = (
+        inference.encode_frame(frame, features, categories) for frame in (train_frame, validation_frame)
+    )
     log.info("training %s (%s) on %d rows, %d features", args.algorithm, args.problem_type, *x_train.shape)
     if estimator.get_params().get("early_stopping_rounds"):  # XGBoost stops on the validation split
         estimator.fit(x_train, y_train, eval_set=[(x_validation, y_validation)], verbose=False)
     else:
         estimator.fit(x_train, y_train)
-    results = compute_metrics(args.problem_type, estimator, x_validation, y_validation)
+    try:
+        results = evaluation.compute_metrics(args.problem_type, estimator, x_validation, y_validation)
+    except evaluation.DataError as error:
+        raise DataError(f"validation split: {error}") from None
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(estimator, model_dir / MODEL_FILE)
     description = {"algorithm": args.algorithm, "classes": classes, "features": features, "label": label}
+    description["categories"] = categories
     description["problem_type"] = args.problem_type
     (model_dir / FEATURES_FILE).write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
     # Where the framework serving containers look for inference code inside model.tar.gz.
     (model_dir / MODEL_CODE_DIR).mkdir(exist_ok=True)
-    shutil.copyfile(inference, model_dir / MODEL_CODE_DIR / INFERENCE_SCRIPT)
+    shutil.copyfile(inference.__file__, model_dir / MODEL_CODE_DIR / INFERENCE_SCRIPT)
     return results
 
 
