@@ -246,8 +246,13 @@ def preprocess_step(
         "--seed",
         str(inputs.seed),
     ]
-    if inputs.drop_columns:
-        arguments += ["--drop-columns", ",".join(inputs.drop_columns)]
+    for flag, columns in (
+        ("--drop-columns", inputs.drop_columns),
+        ("--categorical-columns", inputs.categorical_columns),
+        ("--column-names", inputs.column_names),
+    ):
+        if columns:
+            arguments += [flag, ",".join(columns)]
     processor = script_processor(inputs, session, image, "preprocess.py")
     step_args = processor.run(
         inputs=[*sources, code_input(inputs, "preprocess.py")], outputs=outputs, arguments=arguments

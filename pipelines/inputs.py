@@ -99,7 +99,11 @@ class TrainingPipelineInputs:
     target: str
     """Label column."""
     drop_columns: Sequence[str] = ()
-    """Columns never used as features (record id, event time)."""
+    """Columns never used as features (record id, event time, the spec's `exclude`)."""
+    categorical_columns: Sequence[str] = ()
+    """Feature columns train.py encodes as categories (recorded in the model)."""
+    column_names: Sequence[str] = ()
+    """The columns of headerless CSV input, in file order; empty = the files have a header row."""
     validation_fraction: float = 0.15
     test_fraction: float = 0.15
     seed: int = 42
@@ -121,7 +125,7 @@ class TrainingPipelineInputs:
     """Tags of every job the pipeline starts."""
 
     def __post_init__(self) -> None:
-        for name in ("feature_group_s3_uris", "drop_columns"):
+        for name in ("feature_group_s3_uris", "drop_columns", "categorical_columns", "column_names"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("gate_threshold", "validation_fraction", "test_fraction"):
             object.__setattr__(self, name, float(getattr(self, name)))  # 1 and 1.0: one definition
@@ -168,6 +172,12 @@ def _problems(inputs: TrainingPipelineInputs) -> list[str]:
         (inputs.training_instance_count >= 1, "training_instance_count must be at least 1"),
         (inputs.max_runtime_seconds >= 1, "max_runtime_seconds must be positive"),
         (inputs.target not in inputs.drop_columns, "the target cannot be a dropped column"),
+        (inputs.target not in inputs.categorical_columns, "the target cannot be a categorical column"),
+        (not set(inputs.drop_columns) & set(inputs.categorical_columns), "a column cannot be dropped and categorical"),
+        (
+            all("," not in name for name in (*inputs.drop_columns, *inputs.categorical_columns, *inputs.column_names)),
+            "column names cannot contain commas (the step scripts take comma-separated lists)",
+        ),
         (
             not {PROBLEM_TYPE_HYPERPARAMETER, "problem_type"} & set(inputs.hyperparameters),
             "the problem type hyperparameter comes from problem_type",

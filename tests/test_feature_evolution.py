@@ -79,25 +79,29 @@ def test_plan_tree_shows_the_addition(tmp_path: Path) -> None:
 
 
 def test_removing_a_feature_is_refused_with_a_located_reason(tmp_path: Path) -> None:
-    spec, text = project_copy(tmp_path, ("      - { name: currency, type: String }\n", ""))
+    spec, text = project_copy(tmp_path, ("      - { name: tx_count_1h, type: Integral }\n", ""))
     assert spec_problems(spec) == [
-        f"mlstack.yaml:{line_of(text, '    features:')}:5: feature_groups[0].features: feature 'currency' was "
+        f"mlstack.yaml:{line_of(text, '    features:')}:5: feature_groups[0].features: feature 'tx_count_1h' was "
         "removed: SageMaker cannot drop a feature, and replacing the group would delete its offline store and "
         "online records. Keep it (stop writing it), or move to a new group under a new name"
     ]
 
 
 def test_retyping_a_feature_is_refused(tmp_path: Path) -> None:
-    spec, text = project_copy(tmp_path, ("{ name: amount, type: Fractional }", "{ name: amount, type: String }"))
+    spec, text = project_copy(tmp_path, ("{ name: amount, type: Fractional }", "{ name: amount, type: Integral }"))
     assert spec_problems(spec) == [
-        f"mlstack.yaml:{line_of(text, 'name: amount, type: String')}:31: feature_groups[0].features[4].type: "
-        "feature 'amount' changed type Fractional -> String: SageMaker cannot retype a feature, and replacing the "
+        f"mlstack.yaml:{line_of(text, 'name: amount, type: Integral')}:31: feature_groups[0].features[4].type: "
+        "feature 'amount' changed type Fractional -> Integral: SageMaker cannot retype a feature, and replacing the "
         "group would delete its offline store and online records. Add a new feature (e.g. amount_v2) instead"
     ]
 
 
 def test_changing_the_record_identifier_is_refused(tmp_path: Path) -> None:
-    spec, text = project_copy(tmp_path, ("    record_identifier: transaction_id", "    record_identifier: card_id"))
+    spec, text = project_copy(
+        tmp_path,
+        ("    record_identifier: transaction_id", "    record_identifier: card_id"),
+        ("exclude: [card_id, merchant_id]", "exclude: [transaction_id, merchant_id]"),  # the old key is text now
+    )
     (problem,) = spec_problems(spec)
     assert problem.startswith(
         f"mlstack.yaml:{line_of(text, 'record_identifier: card_id')}:24: feature_groups[0].record_identifier: "
@@ -157,20 +161,20 @@ def test_without_a_lock_every_group_is_new(tmp_path: Path) -> None:
 def test_pulumi_program_refuses_a_removal_too(tmp_path: Path) -> None:
     import pulumi
 
-    spec, _ = project_copy(tmp_path, ("      - { name: currency, type: String }\n", ""))
-    with pytest.raises(pulumi.RunError, match="feature 'currency' was removed"):
+    spec, _ = project_copy(tmp_path, ("      - { name: tx_count_1h, type: Integral }\n", ""))
+    with pytest.raises(pulumi.RunError, match="feature 'tx_count_1h' was removed"):
         run_program(spec)
 
 
 def test_a_lock_problem_only_an_overlay_causes_says_which_environment(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     overlay = "  prod:\n    feature_groups:\n      - name: transactions\n        features:\n"
-    overlay += "          - { name: amount, type: String }\n"
+    overlay += "          - { name: amount, type: Integral }\n"
     spec, text = project_copy(tmp_path, ("  prod:\n", overlay))
     code, _, err = cli("validate", "--spec", str(spec), cwd=tmp_path)
     assert code == 2
     assert err.strip().splitlines() == [
-        f"mlstack.yaml:{line_of(text, 'name: amount, type: String')}:35: feature_groups[0].features[4].type: "
-        "feature 'amount' changed type Fractional -> String: SageMaker cannot retype a feature, and replacing the "
+        f"mlstack.yaml:{line_of(text, 'name: amount, type: Integral')}:35: feature_groups[0].features[4].type: "
+        "feature 'amount' changed type Fractional -> Integral: SageMaker cannot retype a feature, and replacing the "
         "group would delete its offline store and online records. Add a new feature (e.g. amount_v2) instead "
         "(in prod)",
         "1 problem found",
@@ -178,7 +182,7 @@ def test_a_lock_problem_only_an_overlay_causes_says_which_environment(tmp_path: 
 
 
 def test_a_lock_problem_of_the_base_is_reported_once_without_environments(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    spec, _ = project_copy(tmp_path, ("{ name: amount, type: Fractional }", "{ name: amount, type: String }"))
+    spec, _ = project_copy(tmp_path, ("{ name: amount, type: Fractional }", "{ name: amount, type: Integral }"))
     code, _, err = cli("validate", "--spec", str(spec), cwd=tmp_path)
     assert code == 2
     assert err.strip().splitlines()[1:] == ["1 problem found"] and "(in " not in err

@@ -66,7 +66,8 @@ EXAMPLES: dict[str, TrainingPipelineInputs] = {
             "mlstack-dev-transactions-1700000000/data/"
         ],
         target="is_fraud",
-        drop_columns=["transaction_id", "event_time"],
+        drop_columns=["transaction_id", "event_time", "card_id"],
+        categorical_columns=["currency"],
         gate_metric="auc",
         gate_comparison="GreaterThanOrEqualTo",
         gate_threshold=0.9,
@@ -89,10 +90,12 @@ EXAMPLES: dict[str, TrainingPipelineInputs] = {
         hyperparameters={"algorithm": "hist_gradient_boosting", "max_iter": 300, "learning_rate": 0.05},
         processing_instance_type="ml.m5.large",
         s3_uri="s3://analytics-exports/demand/daily/",
+        column_names=["store", "day", "price", "units_sold"],  # headerless CSV
+        categorical_columns=["store"],
         target="units_sold",
-        gate_metric="rmse",
+        gate_metric="mse",
         gate_comparison="LessThanOrEqualTo",
-        gate_threshold=12.5,
+        gate_threshold=156.25,
         model_package_group_name="mlstack-staging-demand",
         approval_status="Approved",
         problem_type="Regression",
@@ -405,7 +408,15 @@ def test_preprocessing_reads_the_source_and_writes_the_splits_per_execution(
     assert arguments[arguments.index("--target") + 1] == inputs.target
     assert float(arguments[arguments.index("--validation-fraction") + 1]) == inputs.validation_fraction
     assert float(arguments[arguments.index("--test-fraction") + 1]) == inputs.test_fraction
-    assert ("--drop-columns" in arguments) == bool(inputs.drop_columns)
+    for flag, columns in (
+        ("--drop-columns", inputs.drop_columns),
+        ("--categorical-columns", inputs.categorical_columns),
+        ("--column-names", inputs.column_names),
+    ):
+        if columns:
+            assert arguments[arguments.index(flag) + 1] == ",".join(columns)
+        else:
+            assert flag not in arguments
 
     parameters = {parameter["Name"]: parameter["DefaultValue"] for parameter in document["Parameters"]}
     assert list(parameters.values()) == list(inputs.data_uris)

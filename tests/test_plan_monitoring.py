@@ -139,7 +139,7 @@ def test_explainability_monitors_against_the_given_shap_baseline(tmp_path: Path)
     plan = plan_with("        shap_baseline_s3_uri: s3://card-fraud-data/shap/baseline.csv\n")
     config = json.loads(plan.get("fraud-detector-explainability-analysis-config").inputs["content"])
     assert config["methods"]["shap"]["baseline"] == "s3://card-fraud-data/shap/baseline.csv"
-    assert config["headers"] == ["amount", "tx_count_1h", "amount_sum_24h", "distance_from_home_km"]
+    assert config["headers"] == ["amount", "currency", "tx_count_1h", "amount_sum_24h", "distance_from_home_km"]
 
 
 def test_the_model_monitor_engine_is_warned_about_where_it_is_set(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -78,6 +78,15 @@ def test_definition_uses_the_pipeline_role_key_group_and_gate(plans) -> None:
     assert steps["RegisterModel"]["Arguments"]["ModelPackageGroupName"] == "card-fraud-prod-fraud-detector"
 
 
+def test_preprocessing_is_told_which_columns_are_categories_and_which_are_not_features(plans) -> None:
+    """The spec's data.categorical and data.exclude, and the feature group's keys, reach preprocess.py."""
+    preprocess = _steps(_definition(plans("dev"), "fraud-detector"))["Preprocess"]["Arguments"]
+    arguments = preprocess["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--drop-columns") + 1] == "transaction_id,event_time,card_id,merchant_id"
+    assert arguments[arguments.index("--categorical-columns") + 1] == "currency"
+    assert "--column-names" not in arguments  # a feature group's offline store has its names
+
+
 def test_approval_status_follows_the_environment(plans) -> None:
     def status(environment: str) -> set[str]:
         steps = _steps(_definition(plans(environment), "fraud-detector"))

@@ -360,3 +360,128 @@ def test_a_gate_metric_the_evaluation_does_not_write(tmp_path: Path) -> None:
         f"mlstack.yaml:{line_of(text, 'metric: rmse')}:15: models[1].evaluation.metric: the evaluation step writes "
         "no 'rmse' for BinaryClassification models (it writes: accuracy, auc, f1, log_loss, precision, recall)"
     ]
+
+
+# --- data columns: categories, exclusions, headerless CSV ---------------------------------------
+CATEGORIES = (
+    "      categorical: [currency]\n"
+    "      exclude: [card_id, merchant_id]  # identifiers: no signal a model should learn\n"
+)
+MERCHANT_DATA = "      feature_groups: [merchant-profile]\n      target: risk_label\n"
+ABALONE = (
+    "      s3_uri: s3://card-fraud-data/abalone/\n      target: rings\n      header: false\n"
+    "      columns: [sex, length, whole_weight, rings]\n      categorical: [sex]\n"
+)
+
+
+def test_a_text_feature_must_be_categorical_or_excluded(tmp_path: Path) -> None:
+    path, text = variant(tmp_path, (CATEGORIES, "      exclude: [card_id]\n"))
+    assert problems(path) == [
+        f"mlstack.yaml:{line_of(text, 'feature_groups: [transactions]') - 1}:5: models[0].data: feature group "
+        "'transactions' has text feature(s) merchant_id, currency the model cannot use as numbers: list each under "
+        "categorical (encoded as categories) or exclude (not a feature)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "column", "path_", "message"),
+    [
+        (
+            "      categorical: [curency]\n      exclude: [card_id, merchant_id, currency]\n",
+            "curency",
+            21,
+            "models[0].data.categorical[0]",
+            "'curency' is not a feature of feature group 'transactions'; did you mean 'currency'?",
+        ),
+        (
+            "      categorical: [currency]\n      exclude: [card_id, merchant_id, currency]\n",
+            "categorical: [currency]",
+            21,
+            "models[0].data.categorical[0]",
+            "'currency' is both categorical and excluded",
+        ),
+        (
+            "      categorical: [currency, is_fraud]\n      exclude: [card_id, merchant_id]\n",
+            "is_fraud]",
+            31,
+            "models[0].data.categorical[1]",
+            "'is_fraud' is the target; it cannot also be categorical",
+        ),
+        (
+            CATEGORIES + "      header: false\n",
+            "header: false",
+            15,
+            "models[0].data.header",
+            "header: false describes s3_uri CSV files; a feature group's data has its names",
+        ),
+    ],
+)
+def test_data_column_mistakes(tmp_path: Path, edit: str, needle: str, column: int, path_: str, message: str) -> None:
+    path, text = variant(tmp_path, (CATEGORIES, edit))
+    assert problems(path) == [f"mlstack.yaml:{line_of(text, needle)}:{column}: {path_}: {message}"]
+
+
+def test_a_headerless_csv_names_its_columns(tmp_path: Path) -> None:
+    path, _ = variant(
+        tmp_path,
+        (MERCHANT_DATA, ABALONE),
+        ("      metric: f1\n", "      metric: mse\n"),
+        ("    data:\n      s3_uri", "    problem_type: Regression\n    data:\n      s3_uri"),
+    )
+    envs = load_all(path)
+    data = envs["dev"].spec.models[1].data
+    assert (data.header, data.columns, data.categorical) == (False, ["sex", "length", "whole_weight", "rings"], ["sex"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "path_", "message"),
+    [
+        (
+            "      header: false\n",
+            "",
+            "columns: [sex",
+            "models[1].data.columns",
+            "`columns` names the columns of headerless CSV files: set header: false too",
+        ),
+        (
+            "      columns: [sex, length, whole_weight, rings]\n",
+            "",
+            "header: false",
+            "models[1].data.header",
+            "header: false needs `columns`: the CSV's column names, in file order",
+        ),
+        (
+            "target: rings",
+            "target: ring",
+            "target: ring",
+            "models[1].data.target",
+            "'ring' is not one of `columns`; did you mean 'rings'? (columns: sex, length, whole_weight, rings)",
+        ),
+        (
+            "whole_weight, rings]",
+            "whole_weight, rings, length]",
+            "columns: [sex",
+            "models[1].data.columns[4]",
+            "'length' is listed twice",
+        ),
+    ],
+)
+def test_headerless_csv_mistakes(tmp_path: Path, old: str, new: str, needle: str, path_: str, message: str) -> None:
+    path, text = variant(tmp_path, (MERCHANT_DATA, ABALONE), (old, new))
+    (found,) = problems(path)
+    assert found.startswith(f"mlstack.yaml:{line_of(text, needle)}:") and found.endswith(f" {path_}: {message}")
+
+
+def test_the_pipeline_gets_the_columns(tmp_path: Path) -> None:
+    from mlstack.spec.naming import Names
+    from mlstack.wiring.training import pipeline_inputs
+
+    path, _ = variant(
+        tmp_path, (MERCHANT_DATA, ABALONE.replace("categorical: [sex]", "categorical: [sex]\n      exclude: [length]"))
+    )
+    env = load_all(path)["dev"]
+    inputs = pipeline_inputs(
+        env, Names.for_environment(env, "eu-west-1"), env.spec.models[1], kms_key_arn="arn:aws:kms:k", data_uri=""
+    )
+    assert inputs.column_names == ("sex", "length", "whole_weight", "rings")
+    assert (inputs.categorical_columns, inputs.drop_columns) == (("sex",), ("length",))

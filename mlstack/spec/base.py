@@ -48,6 +48,7 @@ PATTERN_HELP: dict[str, str] = {
     r"^py3\d*$": "a Python version like py3 or py310",
     r"^[\w\-]+\.py$": "a Python file name like train.py",
     r"^[A-Za-z_][\w]*$": "letters, digits or _, not starting with a digit",
+    r"^[^,]+$": "no commas",
 }
 
 # Our own names become parts of AWS physical names (`{project}-{env}-{name}`),
@@ -74,6 +75,9 @@ S3Uri = Annotated[
     str,
     StringConstraints(max_length=1024, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"),
 ]
+
+# A data column's name: the step scripts take column lists comma-separated.
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^,]+$")]
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 

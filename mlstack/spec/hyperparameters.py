@@ -7,12 +7,12 @@ the string SageMaker passes (tests/test_spec_training_rules.py keeps them equal)
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .locate import did_you_mean
 from .step_scripts import bundled_script, literals
 
 ALGORITHM = "algorithm"
@@ -101,11 +101,6 @@ def accepts(kind: str, raw: str) -> bool:
     return True
 
 
-def _did_you_mean(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def problems(
     hyperparameters: Mapping[str, str | int | float | bool], table: ScriptTable | None = None
 ) -> list[tuple[str, str, str]]:
@@ -138,7 +133,7 @@ def problems(
                 algorithm_key,
                 "algorithm",
                 f"'{algorithm}' is not an algorithm of the bundled train.py "
-                f"(allowed: {', '.join(algorithms)}{_did_you_mean(algorithm, algorithms)})",
+                f"(allowed: {', '.join(algorithms)}{did_you_mean(algorithm, algorithms)})",
             )
         )
         return found
@@ -171,7 +166,7 @@ def problems(
                 (
                     key,
                     "hyperparameter",
-                    f"'{key}' is not a hyperparameter of algorithm '{algorithm}'{_did_you_mean(name, allowed)} "
+                    f"'{key}' is not a hyperparameter of algorithm '{algorithm}'{did_you_mean(name, allowed)} "
                     f"(allowed: {', '.join(allowed)})",
                 )
             )

@@ -40,6 +40,12 @@ def suggest(value: object, choices: list[str] | tuple[str, ...], cutoff: float =
     return lowered[close[0]] if close else None
 
 
+def did_you_mean(value: object, choices: list[str] | tuple[str, ...]) -> str:
+    """'; did you mean 'x'?' for the closest choice, or ''."""
+    close = suggest(value, choices)
+    return f"; did you mean '{close}'?" if close else ""
+
+
 def _literal_choices(root_model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     model = model_at(root_model, loc[:-1])
     field = model.model_fields.get(str(loc[-1])) if model and loc else None

@@ -12,7 +12,7 @@ from .aws import AwsEnum
 from .base import EnvironmentName, Slug, SpecModel, fail
 from .errors import format_path
 from .features import FeatureGroup
-from .locate import locate
+from .locate import did_you_mean, locate
 from .monitoring import Monitoring
 from .project import Alerts, Mlflow, Network, Project, Settings
 from .serving import Serving
@@ -176,6 +176,7 @@ def _check_data_source(spec: ProjectSpec, index: int, data: DataSource) -> None:
                 name=name,
             )
         found_target = found_target or group.feature(data.target) is not None
+        _check_feature_columns(index, data, group)
     if not found_target:
         fail(
             "target",
@@ -183,6 +184,40 @@ def _check_data_source(spec: ProjectSpec, index: int, data: DataSource) -> None:
             at=("models", index, "data", "target"),
             target=data.target,
             groups=", ".join(data.feature_groups),
+        )
+
+
+def _check_feature_columns(index: int, data: DataSource, group: FeatureGroup) -> None:
+    """`categorical` and `exclude` name the group's features, and every text feature is in one of them."""
+    names = [feature.name for feature in group.features]
+    for field in ("categorical", "exclude"):
+        for position, name in enumerate(getattr(data, field)):
+            if name not in names:
+                fail(
+                    "column",
+                    "'{name}' is not a feature of feature group '{group}'{hint}",
+                    at=("models", index, "data", field, position),
+                    name=name,
+                    group=group.name,
+                    hint=did_you_mean(name, names),
+                )
+    keys = {group.record_identifier, group.event_time, data.target}
+    unlisted = [
+        feature.name
+        for feature in group.features
+        if feature.type == "String"
+        and feature.name not in keys
+        and feature.name not in data.categorical
+        and feature.name not in data.exclude
+    ]
+    if unlisted:
+        fail(
+            "text_feature",
+            "feature group '{group}' has text feature(s) {names} the model cannot use as numbers: list each "
+            "under categorical (encoded as categories) or exclude (not a feature)",
+            at=("models", index, "data"),
+            group=group.name,
+            names=", ".join(unlisted),
         )
 
 

@@ -9,7 +9,8 @@ from pydantic import Field, model_validator
 from . import hyperparameters as bundled
 from . import schedule as schedules
 from .aws import AwsEnum, AwsString
-from .base import S3Uri, Slug, SpecModel, fail
+from .base import ColumnName, S3Uri, Slug, SpecModel, fail
+from .locate import did_you_mean
 
 TrainingInstanceType = AwsEnum("TrainingInstanceType", "training instance type")
 ProcessingInstanceType = AwsEnum("ProcessingInstanceType", "processing instance type")
@@ -23,8 +24,19 @@ class DataSource(SpecModel):
     """The feature group (by spec name) whose offline store is the training data."""
     s3_uri: S3Uri | None = None
     """A CSV/Parquet prefix to read instead of feature groups."""
-    target: str = Field(min_length=1, max_length=64)
+    target: ColumnName
     """Label column."""
+    categorical: list[ColumnName] = Field(default_factory=list, max_length=500)
+    """Feature columns whose values are categories (text, or codes such as a merchant category
+    code): train.py encodes each as its category's position among those seen in training and
+    records them in the model, so serving encodes the same way (unseen = missing)."""
+    exclude: list[ColumnName] = Field(default_factory=list, max_length=500)
+    """Columns that are not features (ids, free text). A feature group's record identifier and
+    event time never are; every other text column must be listed here or in `categorical`."""
+    header: bool = True
+    """Whether the s3_uri's CSV files start with a header row; without one, `columns` names them."""
+    columns: list[ColumnName] | None = Field(None, min_length=2, max_length=1000)
+    """The columns of headerless CSV files, in file order (s3_uri with `header: false`)."""
     validation_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
 
@@ -32,6 +44,7 @@ class DataSource(SpecModel):
     def _one_source(self) -> DataSource:
         if bool(self.feature_groups) == bool(self.s3_uri):
             fail("data_source", "set exactly one of feature_groups or s3_uri", at=("feature_groups",))
+        self._check_columns()
         if len(self.feature_groups) > 1:
             fail(
                 "data_source",
@@ -40,6 +53,53 @@ class DataSource(SpecModel):
                 at=("feature_groups", 1),
             )
         return self
+
+    def _check_columns(self) -> None:
+        if not self.header and self.s3_uri is None:
+            fail(
+                "header",
+                "header: false describes s3_uri CSV files; a feature group's data has its names",
+                at=("header",),
+            )
+        if not self.header and self.columns is None:
+            fail("columns", "header: false needs `columns`: the CSV's column names, in file order", at=("header",))
+        if self.header and self.columns is not None:
+            fail(
+                "columns", "`columns` names the columns of headerless CSV files: set header: false too", at=("columns",)
+            )
+        for field in ("categorical", "exclude", "columns"):
+            names = getattr(self, field) or []
+            for index, name in enumerate(names):
+                if names.index(name) != index:
+                    fail("duplicate", "'{name}' is listed twice", at=(field, index), name=name)
+                if name == self.target and field != "columns":
+                    fail(
+                        "target",
+                        "'{name}' is the target; it cannot also be {field}",
+                        at=(field, index),
+                        name=name,
+                        field=field,
+                    )
+        for index, name in enumerate(self.categorical):
+            if name in self.exclude:
+                fail("both", "'{name}' is both categorical and excluded", at=("categorical", index), name=name)
+        if self.columns is not None:
+            for field, names in (
+                ("target", [self.target]),
+                ("categorical", self.categorical),
+                ("exclude", self.exclude),
+            ):
+                for index, name in enumerate(names):
+                    if name not in self.columns:
+                        at = (field,) if field == "target" else (field, index)
+                        fail(
+                            "column",
+                            "'{name}' is not one of `columns`{hint} (columns: {columns})",
+                            at=at,
+                            name=name,
+                            hint=did_you_mean(name, self.columns),
+                            columns=", ".join(self.columns),
+                        )
 
 
 class Spot(SpecModel):

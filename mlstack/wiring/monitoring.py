@@ -166,9 +166,9 @@ def monitored_features(env: EnvironmentSpec, model: ModelSpec) -> list[str]:
     group = env.spec.feature_group(model.data.feature_groups[0]) if model.data.feature_groups else None
     if group is None:
         return []
-    skip = {group.record_identifier, group.event_time, model.data.target}
-    # The preprocessing step keeps numeric columns only: those are what the model sees and the baseline has.
-    return [f.name for f in group.features if f.name not in skip and f.type in ("Integral", "Fractional")]
+    skip = {group.record_identifier, group.event_time, model.data.target, *model.data.exclude}
+    # The preprocessing step keeps every other feature (the spec has each text one categorical or excluded).
+    return [f.name for f in group.features if f.name not in skip]
 
 
 def build_alerting(

@@ -54,11 +54,12 @@ def pipeline_inputs(
     """Everything the definition depends on, from the spec and the two deploy-time values."""
     spec = env.spec
     training, data, gate = model.training, model.data, model.evaluation
-    drop: tuple[str, ...] = ()
+    drop = tuple(data.exclude)
     if data.feature_groups:
         group = spec.feature_group(data.feature_groups[0])
         assert group is not None  # checked by the spec
-        drop = (group.record_identifier, group.event_time)
+        keys = (group.record_identifier, group.event_time)
+        drop = (*keys, *(name for name in drop if name not in keys))
     network = spec.network
     return TrainingPipelineInputs(
         pipeline_name=names.pipeline(model.name),
@@ -84,6 +85,8 @@ def pipeline_inputs(
         s3_uri=data.s3_uri,
         target=data.target,
         drop_columns=drop,
+        categorical_columns=tuple(data.categorical),
+        column_names=tuple(data.columns or ()),
         validation_fraction=data.validation_fraction,
         test_fraction=data.test_fraction,
         gate_metric=gate.metric,
