@@ -128,7 +128,13 @@ def s3_output(name: str, uri: Any, local_path: str) -> ProcessingOutput:
     )
 
 
-def script_processor(inputs: TrainingPipelineInputs, session: PipelineSession, image: str, script: str) -> Processor:
+def script_processor(
+    inputs: TrainingPipelineInputs,
+    session: PipelineSession,
+    image: str,
+    script: str,
+    env: dict[str, str] | None = None,
+) -> Processor:
     """A processing job running `python3 <script>` from the code input (see `code_input`).
 
     A plain Processor with an explicit code input rather than ScriptProcessor: the latter
@@ -136,6 +142,7 @@ def script_processor(inputs: TrainingPipelineInputs, session: PipelineSession, i
     preprocessing script reads data from.
     """
     return Processor(
+        env=env,
         role=inputs.role_arn,
         image_uri=image,
         instance_count=1,
@@ -222,6 +229,27 @@ def hyperparameters_for(inputs: TrainingPipelineInputs) -> dict[str, Any]:
     }
 
 
+def lineage_context(inputs: TrainingPipelineInputs) -> dict[str, Any]:
+    """What lineage.json records that is known when the definition is built (layout: "lineage")."""
+    return {
+        "code": dict(inputs.script_sha256),
+        "code_sha256": layout.code_sha256(inputs.script_sha256),
+        "training": {
+            "image": framework_image(inputs, inputs.training_instance_type),
+            "inference_image": framework_image(inputs, inputs.training_instance_type, scope="inference"),
+            "framework": inputs.framework,
+            "framework_version": inputs.framework_version,
+            "instance_type": inputs.training_instance_type,
+            "instance_count": inputs.training_instance_count,
+            "hyperparameters": dict(inputs.hyperparameters),
+            "algorithm": inputs.hyperparameters.get("algorithm"),
+            "problem_type": inputs.problem_type,
+        },
+        "feature_group": inputs.feature_group_name,
+        "model_package_group": inputs.model_package_group_name,
+    }
+
+
 # --- steps -----------------------------------------------------------------------------
 def preprocess_step(
     inputs: TrainingPipelineInputs, session: PipelineSession, data: list[ParameterString]
@@ -236,7 +264,8 @@ def preprocess_step(
     outputs = [s3_output(split, run_uri(inputs, split), path) for split, path in layout.PREPROCESS_OUTPUTS.items()]
     name = layout.PREPROCESS_BASELINE_OUTPUT
     outputs.append(s3_output(name, run_uri(inputs, name), layout.PREPROCESS_BASELINE))
-    arguments = [
+    outputs.append(s3_output(layout.LINEAGE_OUTPUT, run_uri(inputs, layout.LINEAGE_OUTPUT), layout.LINEAGE_DIR))
+    arguments: list[Any] = [
         "--target",
         inputs.target,
         "--validation-fraction",
@@ -253,7 +282,12 @@ def preprocess_step(
     ):
         if columns:
             arguments += [flag, ",".join(columns)]
-    processor = script_processor(inputs, session, image, "preprocess.py")
+    # Lineage facts only known when the execution runs: its ARN and the data parameters' values.
+    arguments += ["--pipeline-execution-arn", ExecutionVariables.PIPELINE_EXECUTION_ARN]
+    for uri in data:
+        arguments += ["--data-source", uri]
+    env = layout.lineage_environment(lineage_context(inputs))
+    processor = script_processor(inputs, session, image, "preprocess.py", env=env)
     step_args = processor.run(
         inputs=[*sources, code_input(inputs, "preprocess.py")], outputs=outputs, arguments=arguments
     )
@@ -336,7 +370,7 @@ def gate_step(
         json_path=layout.evaluation_json_path(inputs.gate_metric),
     )
     baseline = baseline_step(inputs, session, preprocess)
-    register = register_step(inputs, session, train, evaluate, baseline)
+    register = register_step(inputs, session, preprocess, train, evaluate, baseline)
     # The threshold is its own Join value so the definition spells it exactly as the condition does.
     message = Join(
         on=" ",
@@ -394,14 +428,29 @@ def baseline_step(
     )
 
 
+def model_metadata(inputs: TrainingPipelineInputs, preprocess: ProcessingStep) -> dict[str, Any]:
+    """The version's CustomerMetadataProperties: short values only; the rest is in lineage.json.
+
+    The lineage URI is preprocessing's output property, so registering waits for lineage.json.
+    """
+    lineage = Join(on="/", values=[split_uri(preprocess, layout.LINEAGE_OUTPUT), layout.LINEAGE_FILE])
+    return {
+        layout.METADATA_LINEAGE: lineage,
+        layout.METADATA_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        layout.METADATA_CODE_SHA256: layout.code_sha256(inputs.script_sha256),
+        layout.METADATA_TRAINING_IMAGE: framework_image(inputs, inputs.training_instance_type),
+    }
+
+
 def register_step(
     inputs: TrainingPipelineInputs,
     session: PipelineSession,
+    preprocess: ProcessingStep,
     train: TrainingStep,
     evaluate: ProcessingStep,
     baseline: QualityCheckStep,
 ) -> ModelStep:
-    """A new version in the model package group, with its evaluation and data-quality baseline.
+    """A new version in the model package group, with its evaluation, data-quality baseline and lineage.
 
     The container runs the framework image in script mode with the inference.py that
     train.py packed into model.tar.gz (layout.SERVING_ENVIRONMENT).
@@ -437,6 +486,7 @@ def register_step(
             model_data_statistics=MetricsSource(content_type="application/json", s3_uri=statistics),
             model_data_constraints=MetricsSource(content_type="application/json", s3_uri=constraints),
         ),
+        customer_metadata_properties=model_metadata(inputs, preprocess),
     )
     # The baseline URIs are built from the execution id, not step properties: depend explicitly.
     return ModelStep(name=STEP_NAMES["register"], step_args=step_args, depends_on=[baseline])

@@ -6,10 +6,14 @@ validator can build them without paying for the SDK (~2 s to import).
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+
+from . import layout
 
 Framework = Literal["sklearn", "xgboost", "pytorch"]
 Comparison = Literal["GreaterThanOrEqualTo", "GreaterThan", "LessThanOrEqualTo", "LessThan"]
@@ -28,6 +32,18 @@ PROBLEM_TYPE_HYPERPARAMETER = "problem-type"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _METRIC = re.compile(r"^[A-Za-z_]\w*$")
 _SCRIPT = re.compile(r"^[\w\-]+\.py$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+STEPS_DIR = Path(__file__).resolve().parent / "steps"
+
+
+def script_sha256(scripts: Iterable[str], directory: Path = STEPS_DIR) -> dict[str, str]:
+    """sha256 (hex) of each script in `directory`, by name: the code a pipeline's lineage records."""
+    return {name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in sorted(set(scripts))}
+
+
+def bundled_script_sha256() -> dict[str, str]:
+    """The bundled step scripts' hashes (layout.STEP_SCRIPTS in pipelines/steps/)."""
+    return script_sha256(layout.STEP_SCRIPTS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +97,8 @@ class TrainingPipelineInputs:
     max_runtime_seconds: int = 3600
     hyperparameters: Mapping[str, HyperparameterValue] = field(default_factory=dict)
     """Passed to the script as --name value; `algorithm` picks the estimator for train.py."""
+    script_sha256: Mapping[str, str] = field(default_factory=bundled_script_sha256)
+    """sha256 of every uploaded step script (layout.STEP_SCRIPTS and entry_point), recorded as lineage."""
     use_spot: bool = False
     """Managed spot training, checkpointing to the run prefix so an interruption resumes."""
     max_wait_seconds: int | None = None
@@ -96,6 +114,8 @@ class TrainingPipelineInputs:
     """Offline-store S3 URIs of feature groups (Parquet); exclusive with `s3_uri`."""
     s3_uri: str | None = None
     """A CSV/Parquet S3 prefix; exclusive with `feature_group_s3_uris`."""
+    feature_group_name: str | None = None
+    """The feature group behind `feature_group_s3_uris`, recorded as lineage; None for S3 data."""
     target: str
     """Label column."""
     drop_columns: Sequence[str] = ()
@@ -130,6 +150,7 @@ class TrainingPipelineInputs:
         for name in ("gate_threshold", "validation_fraction", "test_fraction"):
             object.__setattr__(self, name, float(getattr(self, name)))  # 1 and 1.0: one definition
         object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
+        object.__setattr__(self, "script_sha256", dict(sorted(self.script_sha256.items())))
         object.__setattr__(self, "tags", dict(self.tags))
         problems = _problems(self)
         if problems:
@@ -167,6 +188,8 @@ def _problems(inputs: TrainingPipelineInputs) -> list[str]:
         (bool(inputs.target), "target must name the label column"),
         (bool(inputs.s3_uri) != bool(inputs.feature_group_s3_uris), "set exactly one of s3_uri, feature_group_s3_uris"),
         (all(uri.startswith("s3://") for uri in inputs.data_uris), "data sources must be s3:// URIs"),
+        # preprocess.py gets each as an argument for the lineage (a container argument: 256 characters).
+        (all(len(uri) <= 256 for uri in inputs.data_uris), "data source URIs must be at most 256 characters"),
         (inputs.validation_fraction > 0 and inputs.test_fraction > 0, "split fractions must be positive"),
         (inputs.validation_fraction + inputs.test_fraction < 1, "validation + test fractions must be below 1"),
         (inputs.training_instance_count >= 1, "training_instance_count must be at least 1"),
@@ -183,6 +206,15 @@ def _problems(inputs: TrainingPipelineInputs) -> list[str]:
             "the problem type hyperparameter comes from problem_type",
         ),
         (not any(key.startswith("sagemaker_") for key in inputs.hyperparameters), "sagemaker_* keys are reserved"),
+        (
+            {*layout.STEP_SCRIPTS, inputs.entry_point} <= set(inputs.script_sha256),
+            "script_sha256 must hash every step script and the entry point",
+        ),
+        (
+            all(_SCRIPT.match(name) and _SHA256.match(digest) for name, digest in inputs.script_sha256.items()),
+            "script_sha256 maps script file names to lowercase sha256 hex digests",
+        ),
+        (not (inputs.feature_group_name and inputs.s3_uri), "feature_group_name goes with feature_group_s3_uris"),
     ]
     wait = inputs.effective_max_wait_seconds
     if wait is not None:

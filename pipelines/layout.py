@@ -23,6 +23,10 @@ URIs are in ModelMetrics.ModelDataQuality). The deploying side resolves the pack
 version with boto3 and passes those URIs to the schedule; `data_quality_baseline_prefix`
 is only the parent of all of them (for IAM scoping).
 
+Every pipeline execution also records its lineage: preprocess.py writes LINEAGE_FILE to
+s3://<bucket>/pipelines/<model>/runs/<execution>/lineage/lineage.json, and the registered
+model package points at it (METADATA_LINEAGE); see "lineage" below for the JSON layout.
+
 The model's inference code travels inside model.tar.gz: train.py copies inference.py to
 <model dir>/code/, which the serving container sees as SERVING_CODE_DIR, and the
 registered model's container environment (SERVING_ENVIRONMENT) points the scikit-learn
@@ -31,7 +35,10 @@ and XGBoost framework containers at it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
 
 # --- the step scripts ---------------------------------------------------------------
 # Bundled scripts (pipelines/steps/) the deploying program uploads under code_prefix: the
@@ -65,6 +72,70 @@ EVALUATION_FILE = "evaluation.json"
 MODEL_FILE = "model.joblib"  # inside model.tar.gz (SM_MODEL_DIR)
 FEATURES_FILE = "features.json"  # inside model.tar.gz: ordered feature column names and the label
 MODEL_CODE_DIR = "code"  # inside model.tar.gz: the inference code (a copy of INFERENCE_SCRIPT)
+
+# --- lineage of a registered model version --------------------------------------------
+# preprocess.py writes <LINEAGE_DIR>/lineage.json (processing output LINEAGE_OUTPUT); the
+# registered package's metadata holds its S3 URI and a few short facts (METADATA_*). Layout,
+# sorted keys, no clock: the same execution over the same files gives the same bytes.
+#   {
+#     "version": 1,
+#     "pipeline_execution_arn": "arn:aws:sagemaker:...:pipeline/<name>/execution/<id>" | null,
+#     "data": {
+#       "sources": ["s3://..."],      # the execution's InputDataUri parameters, in order
+#       "files": [{"path": "data-<i>/<key below sources[i]>", "sha256": "<hex>", "bytes": <int>,
+#                  "rows": <int>}],   # every file preprocess.py read, sorted by path
+#       "rows": <int>                 # rows split into train/validation/test (deleted records not counted)
+#     },
+#     "code": {"<script>": "<sha256 hex>"},   # every script uploaded for the pipeline (entry point too)
+#     "code_sha256": "<hex>",                 # code_sha256(code): what METADATA_CODE_SHA256 holds
+#     "training": {"image": ..., "inference_image": ..., "framework": ..., "framework_version": ...,
+#                  "instance_type": ..., "instance_count": <int>, "hyperparameters": {...},
+#                  "algorithm": <str | null>, "problem_type": ...},
+#     "feature_group": "<feature group name>" | null,
+#     "model_package_group": "<name>"
+#   }
+# Definition-time facts (all but version, pipeline_execution_arn and data) reach the job as one JSON
+# document, split over environment variables LINEAGE_CONTEXT_ENV_000, _001, ...: a container
+# argument or environment value holds at most 256 characters (botocore: ContainerArgument,
+# ProcessingEnvironmentValue), too few for hashes, images and hyperparameters together.
+LINEAGE_OUTPUT = "lineage"  # output name of the preprocessing step
+LINEAGE_DIR = f"{PROCESSING_ROOT}/lineage"
+LINEAGE_FILE = "lineage.json"
+LINEAGE_VERSION = 1
+LINEAGE_CONTEXT_ENV = "MLSTACK_LINEAGE_CONTEXT"
+LINEAGE_CONTEXT_CHUNK = 256  # characters per environment value (AWS's maximum)
+LINEAGE_CONTEXT_MAX_CHUNKS = 100  # a processing job takes at most 100 environment variables
+# Model package metadata (CustomerMetadataProperties): values of at most 256 characters of
+# letters, digits, spaces and _.:/=+-@ (botocore: CustomerMetadataValue), so only short facts.
+METADATA_LINEAGE = "mlstack:lineage"  # S3 URI of the execution's lineage.json
+METADATA_EXECUTION_ARN = "mlstack:pipeline-execution-arn"
+METADATA_CODE_SHA256 = "mlstack:code-sha256"  # code_sha256() of the step scripts
+METADATA_TRAINING_IMAGE = "mlstack:training-image"
+
+
+def code_sha256(hashes: Mapping[str, str]) -> str:
+    """One digest over scripts: sha256 of their `sha256sum` lines ("<hex>  <name>\n") sorted by name.
+
+    Reproduce it from the scripts with: sha256sum <scripts, sorted by name> | sha256sum
+    """
+    lines = "".join(f"{hashes[name]}  {name}\n" for name in sorted(hashes))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def lineage_environment(context: Mapping[str, object]) -> dict[str, str]:
+    """`context` as compact JSON split over LINEAGE_CONTEXT_ENV_000, _001, ... (256 characters each).
+
+    ASCII only, so a character is a byte; preprocess.py joins the values in name order.
+    """
+    text = json.dumps(context, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    size = LINEAGE_CONTEXT_CHUNK
+    chunks = [text[start : start + size] for start in range(0, len(text), size)]
+    if len(chunks) > LINEAGE_CONTEXT_MAX_CHUNKS:
+        raise ValueError(
+            f"the lineage context needs {len(chunks)} environment variables; AWS allows {LINEAGE_CONTEXT_MAX_CHUNKS}"
+        )
+    return {f"{LINEAGE_CONTEXT_ENV}_{index:03d}": chunk for index, chunk in enumerate(chunks)}
+
 
 # --- inside the serving container (scikit-learn / XGBoost framework images) -----------
 SERVING_MODEL_DIR = "/opt/ml/model"  # where SageMaker extracts model.tar.gz

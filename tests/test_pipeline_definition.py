@@ -12,11 +12,13 @@ included), so an SDK call that swallowed the error would still fail a test.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,12 +35,15 @@ from mlstack.pipelines.builder import (
     canonical_json,
     offline_session,
 )
+from mlstack.pipelines.inputs import bundled_script_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "pipelines"
 REGENERATE = "UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_pipeline_definition.py"
 
 ACCOUNT = "111111111111"
+# Fixed, not the bundled scripts' hashes: editing a step script must not change the goldens.
+SCRIPTS = {script: f"{index + 1:064x}" for index, script in enumerate(sorted(layout.STEP_SCRIPTS))}
 EXAMPLES: dict[str, TrainingPipelineInputs] = {
     # XGBoost from a feature group's offline store, on spot capacity with checkpoints.
     "xgboost-fraud-feature-group-spot": TrainingPipelineInputs(
@@ -59,12 +64,14 @@ EXAMPLES: dict[str, TrainingPipelineInputs] = {
             "objective": "binary:logistic",
             "scale_pos_weight": 25,
         },
+        script_sha256=SCRIPTS,
         use_spot=True,
         max_wait_seconds=10800,
         feature_group_s3_uris=[
             f"s3://mlstack-dev-offline-store-{ACCOUNT}/{ACCOUNT}/sagemaker/eu-west-1/offline-store/"
             "mlstack-dev-transactions-1700000000/data/"
         ],
+        feature_group_name="mlstack-dev-transactions",
         target="is_fraud",
         drop_columns=["transaction_id", "event_time", "card_id"],
         categorical_columns=["currency"],
@@ -88,6 +95,7 @@ EXAMPLES: dict[str, TrainingPipelineInputs] = {
         training_instance_type="ml.m5.large",
         training_volume_size_gb=50,
         hyperparameters={"algorithm": "hist_gradient_boosting", "max_iter": 300, "learning_rate": 0.05},
+        script_sha256=SCRIPTS,
         processing_instance_type="ml.m5.large",
         s3_uri="s3://analytics-exports/demand/daily/",
         column_names=["store", "day", "price", "units_sold"],  # headerless CSV
@@ -430,6 +438,7 @@ def test_preprocessing_reads_the_source_and_writes_the_splits_per_execution(
     assert {name: output["LocalPath"] for name, output in outputs.items()} == {
         **layout.PREPROCESS_OUTPUTS,
         layout.PREPROCESS_BASELINE_OUTPUT: layout.PREPROCESS_BASELINE,
+        layout.LINEAGE_OUTPUT: layout.LINEAGE_DIR,
     }
     for name, output in outputs.items():
         assert output["S3Uri"] == run_join(inputs, name)
@@ -447,6 +456,132 @@ def test_evaluation_reads_the_model_and_the_test_split(example: tuple[TrainingPi
     # Same image as training: the joblib model needs the libraries it was saved with.
     training_image = steps[STEP_NAMES["train"]]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     assert evaluate["AppSpecification"]["ImageUri"] == training_image
+
+
+# --- lineage ----------------------------------------------------------------------------------
+def lineage_context_of(preprocess: dict[str, Any]) -> dict[str, Any]:
+    """The definition-time lineage context, joined from its environment pieces as preprocess.py does."""
+    environment = preprocess["Arguments"]["Environment"]
+    pieces = sorted(name for name in environment if name.startswith(layout.LINEAGE_CONTEXT_ENV + "_"))
+    assert pieces == [f"{layout.LINEAGE_CONTEXT_ENV}_{index:03d}" for index in range(len(pieces))]
+    return json.loads("".join(environment[name] for name in pieces))
+
+
+def test_preprocessing_records_the_lineage_of_the_execution(
+    example: tuple[TrainingPipelineInputs, dict[str, Any]],
+) -> None:
+    inputs, document = example
+    steps = steps_by_name(document)
+    preprocess = steps[STEP_NAMES["preprocess"]]
+    outputs = {
+        item["OutputName"]: item["S3Output"] for item in preprocess["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert outputs[layout.LINEAGE_OUTPUT]["LocalPath"] == layout.LINEAGE_DIR == "/opt/ml/processing/lineage"
+    assert outputs[layout.LINEAGE_OUTPUT]["S3Uri"] == run_join(inputs, "lineage")
+    # Run-time facts as arguments: the execution, and the data parameters' values (overridable per run).
+    arguments = preprocess["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--pipeline-execution-arn") + 1] == {"Get": "Execution.PipelineExecutionArn"}
+    sources = [arguments[index + 1] for index, value in enumerate(arguments) if value == "--data-source"]
+    assert sources == [{"Get": f"Parameters.{parameter['Name']}"} for parameter in document["Parameters"]]
+
+    training = steps[STEP_NAMES["train"]]["Arguments"]
+    (container,) = steps[STEP_NAMES["register"]]["Arguments"]["InferenceSpecification"]["Containers"]
+    assert lineage_context_of(preprocess) == {
+        "code": SCRIPTS,
+        "code_sha256": layout.code_sha256(SCRIPTS),
+        "feature_group": inputs.feature_group_name,
+        "model_package_group": inputs.model_package_group_name,
+        "training": {
+            "algorithm": inputs.hyperparameters["algorithm"],
+            "framework": inputs.framework,
+            "framework_version": inputs.framework_version,
+            "hyperparameters": dict(inputs.hyperparameters),
+            "image": training["AlgorithmSpecification"]["TrainingImage"],
+            "inference_image": container["Image"],
+            "instance_count": inputs.training_instance_count,
+            "instance_type": inputs.training_instance_type,
+            "problem_type": inputs.problem_type,
+        },
+    }
+
+
+def test_the_registered_version_links_its_lineage(example: tuple[TrainingPipelineInputs, dict[str, Any]]) -> None:
+    inputs, document = example
+    steps = steps_by_name(document)
+    training_image = steps[STEP_NAMES["train"]]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    lineage_dir = {"Get": f"Steps.{STEP_NAMES['preprocess']}.ProcessingOutputConfig.Outputs['lineage'].S3Output.S3Uri"}
+    assert steps[STEP_NAMES["register"]]["Arguments"]["CustomerMetadataProperties"] == {
+        # A property of the preprocessing step: registering depends on the lineage being written.
+        "mlstack:lineage": {"Std:Join": {"On": "/", "Values": [lineage_dir, "lineage.json"]}},
+        "mlstack:pipeline-execution-arn": {"Get": "Execution.PipelineExecutionArn"},
+        "mlstack:code-sha256": layout.code_sha256(inputs.script_sha256),
+        "mlstack:training-image": training_image,
+    }
+
+
+def test_code_sha256_is_sha256sum_of_the_sorted_scripts() -> None:
+    """Reproducible from the scripts: sha256sum evaluate.py inference.py preprocess.py train.py | sha256sum"""
+    lines = "".join(f"{SCRIPTS[name]}  {name}\n" for name in sorted(SCRIPTS))
+    assert layout.code_sha256(SCRIPTS) == hashlib.sha256(lines.encode()).hexdigest()
+    assert layout.code_sha256(dict(reversed(SCRIPTS.items()))) == layout.code_sha256(SCRIPTS)
+    steps = ROOT / "pipelines" / "steps"
+    bundled = {name: hashlib.sha256((steps / name).read_bytes()).hexdigest() for name in layout.STEP_SCRIPTS}
+    assert bundled_script_sha256() == bundled  # the inputs' default: the bundled scripts
+    assert dataclasses.replace(EXAMPLES[FRAUD], script_sha256=bundled_script_sha256()).script_sha256 == bundled
+
+
+def _aws_shape(name: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker").shape_for(name)
+
+
+def _metadata_text_ok(text: str, limit: int) -> bool:
+    """botocore's CustomerMetadataKey/Value: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*, 1..limit characters."""
+    return 1 <= len(text) <= limit and all(
+        unicodedata.category(char)[0] in "LZN" or char in "_.:/=+-@" for char in text
+    )
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_golden_metadata_literals_fit_aws_limits(name: str) -> None:
+    """What CreateModelPackage would refuse: >50 entries, or a literal key/value outside AWS's pattern."""
+    properties = _aws_shape("CustomerMetadataMap")
+    assert properties.metadata["max"] == 50
+    assert properties.key.metadata == {"min": 1, "max": 128, "pattern": "([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)${1,128}"}
+    assert properties.value.metadata == {"min": 1, "max": 256, "pattern": "([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)${1,256}"}
+    document = json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    metadata = steps_by_name(document)[STEP_NAMES["register"]]["Arguments"]["CustomerMetadataProperties"]
+    assert 1 <= len(metadata) <= 50
+    for key, value in metadata.items():
+        assert _metadata_text_ok(key, 128), key
+        if isinstance(value, str):
+            assert _metadata_text_ok(value, 256), (key, value)
+    literals = [value for value in metadata.values() if isinstance(value, str)]
+    assert len(literals) == 2  # the code digest and the training image; the others are resolved per run
+    assert not _metadata_text_ok('{"a": 1}', 256) and not _metadata_text_ok("a,b", 256)  # the check can fail
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_golden_processing_arguments_and_environment_fit_aws_limits(name: str) -> None:
+    """A container argument or environment value holds at most 256 characters; 100 of each at most."""
+    argument, value = _aws_shape("ContainerArgument"), _aws_shape("ProcessingEnvironmentValue")
+    assert argument.metadata["max"] == value.metadata["max"] == layout.LINEAGE_CONTEXT_CHUNK
+    document = json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    for step in steps_by_name(document).values():
+        if step["Type"] != "Processing":
+            continue
+        arguments = step["Arguments"]
+        container_arguments = arguments["AppSpecification"].get("ContainerArguments", [])
+        environment = arguments.get("Environment", {})
+        assert len(container_arguments) <= 100 and len(environment) <= layout.LINEAGE_CONTEXT_MAX_CHUNKS
+        for text in [*container_arguments, *environment.values()]:
+            assert not isinstance(text, str) or len(text) <= 256, (step["Name"], text)
+
+
+def test_a_context_too_large_for_the_environment_is_refused() -> None:
+    with pytest.raises(ValueError, match="environment variables; AWS allows 100"):
+        layout.lineage_environment({"hyperparameters": {"blob": "x" * 256 * 100}})
 
 
 # --- how the definition changes -----------------------------------------------------------
@@ -564,6 +699,8 @@ def test_offline_session_sets_aside_and_restores_the_callers_aws_environment(mon
         ({"s3_uri": "s3://both/"}, "exactly one of s3_uri"),
         ({"feature_group_s3_uris": ()}, "exactly one of s3_uri"),
         ({"feature_group_s3_uris": ("https://not-s3/",)}, "s3:// URIs"),
+        ({"feature_group_s3_uris": ("s3://b/" + "k" * 250,)}, "at most 256 characters"),
+        ({"s3_uri": "s3://b/", "feature_group_s3_uris": (), "feature_group_name": "g"}, "goes with feature_group"),
         ({"max_wait_seconds": 60}, "at least max_runtime_seconds"),
         ({"use_spot": False}, "spot training only"),
         ({"gate_comparison": "Equals"}, "gate_comparison"),
@@ -572,6 +709,9 @@ def test_offline_session_sets_aside_and_restores_the_callers_aws_environment(mon
         ({"bucket": "s3://bucket"}, "bucket name"),
         ({"hyperparameters": {"sagemaker_program": "x.py"}}, "reserved"),
         ({"drop_columns": ("is_fraud",)}, "target"),
+        ({"script_sha256": {"train.py": "0" * 64}}, "every step script and the entry point"),
+        ({"script_sha256": {**SCRIPTS, "train.py": "not-hex"}}, "sha256 hex digests"),
+        ({"entry_point": "custom.py"}, "every step script and the entry point"),
     ],
 )
 def test_inconsistent_inputs_are_refused(changes: dict[str, Any], message: str) -> None:

@@ -110,6 +110,27 @@ def test_step_scripts_are_uploaded_where_the_definition_reads_them(plans) -> Non
     assert "s3://card-fraud-dev-artifacts-111111111111/pipelines/fraud-detector/code" in text
 
 
+def test_the_lineage_records_the_uploaded_scripts_and_the_feature_group(plans) -> None:
+    """The code hashes the registered version carries are those of the scripts the plan uploads."""
+    plan = plans("dev")
+    uploaded = {
+        r.inputs["key"].rsplit("/", 1)[-1]: r.inputs["sourceHash"]
+        for r in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if r.name.startswith("fraud-detector-training")
+    }
+    steps = _steps(_definition(plan, "fraud-detector"))
+    environment = steps["Preprocess"]["Arguments"]["Environment"]
+    context = json.loads("".join(environment[name] for name in sorted(environment)))
+    assert context["code"] == uploaded
+    assert context["feature_group"] == "card-fraud-dev-transactions"
+    metadata = steps["RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata[layout.METADATA_CODE_SHA256] == layout.code_sha256(uploaded) == context["code_sha256"]
+    assert (
+        metadata[layout.METADATA_TRAINING_IMAGE]
+        == steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    )
+
+
 def test_changing_the_threshold_changes_only_that_value(tmp_path: Path) -> None:
     text = EXAMPLE.read_text().replace("      threshold: 0.90\n", "      threshold: 0.93\n", 1)
     spec = tmp_path / "mlstack.yaml"

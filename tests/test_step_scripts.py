@@ -8,6 +8,7 @@ model.tar.gz -> inference.py's handlers, called as the framework serving contain
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import io
 import json
@@ -80,8 +81,9 @@ def write_input(frame: pd.DataFrame, directory: Path) -> Path:
 
 
 def split_dirs(root: Path) -> list[str]:
-    """preprocess.py's output arguments: the three splits and the baseline dataset under `root`."""
-    return [arg for name in ("train", "validation", "test", "baseline") for arg in (f"--{name}-dir", str(root / name))]
+    """preprocess.py's output arguments: the three splits, the baseline dataset and the lineage under `root`."""
+    names = ("train", "validation", "test", "baseline", "lineage")
+    return [arg for name in names for arg in (f"--{name}-dir", str(root / name))]
 
 
 def sagemaker_env(splits: Path, model_dir: Path) -> dict[str, str]:
@@ -280,6 +282,9 @@ def test_script_defaults_are_the_layout() -> None:
         assert parser.get_default(f"{name}_dir") == path
     assert parser.get_default("baseline_dir") == layout.PREPROCESS_BASELINE
     assert preprocess.BASELINE_FILE == layout.BASELINE_FILE
+    assert parser.get_default("lineage_dir") == layout.LINEAGE_DIR
+    assert (preprocess.LINEAGE_FILE, preprocess.LINEAGE_VERSION) == (layout.LINEAGE_FILE, layout.LINEAGE_VERSION)
+    assert preprocess.LINEAGE_CONTEXT_ENV == layout.LINEAGE_CONTEXT_ENV
     parser = evaluate.build_parser()
     assert parser.get_default("model_dir") == layout.EVALUATION_MODEL
     assert parser.get_default("test_dir") == layout.EVALUATION_TEST
@@ -351,6 +356,109 @@ def test_preprocess_writes_the_baseline_dataset_without_the_label(fraud_splits: 
     assert list(baseline.columns) == FEATURES == list(train_split.columns[1:])
     pd.testing.assert_frame_equal(baseline, train_split.drop(columns=["is_fraud"]))
     assert sorted(path.name for path in (fraud_splits / "baseline").iterdir()) == [layout.BASELINE_FILE]
+
+
+LINEAGE_CONTEXT = {  # what the pipeline definition passes (pipelines/_steps.py: lineage_context)
+    "code": {"preprocess.py": "ab" * 32, "train.py": "cd" * 32},
+    "code_sha256": "ef" * 32,
+    "feature_group": "mlstack-dev-transactions",
+    "model_package_group": "mlstack-dev-fraud-detector",
+    "training": {
+        "algorithm": "xgboost",
+        "framework": "xgboost",
+        "framework_version": "1.7-1",
+        "hyperparameters": {"algorithm": "xgboost", "eta": 0.2, "objective": "binary:logistic"},
+        "image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "inference_image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "instance_count": 1,
+        "instance_type": "ml.m5.xlarge",
+        "problem_type": "BinaryClassification",
+    },
+}
+EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mlstack-dev-fraud-detector-training/execution/abc123"
+
+
+def test_preprocess_records_the_lineage(fraud_splits: Path, tmp_path: Path, call: Call) -> None:
+    """Every file read with its sha256, size and rows, the execution and sources, merged into the context."""
+    environment = layout.lineage_environment(LINEAGE_CONTEXT)
+    assert len(environment) > 1  # the context arrives in pieces, as in the pipeline
+    sources = ["s3://data/fraud/", "s3://data/more/"]
+    args = ["--input-dir", str(fraud_splits / "input"), "--target", "is_fraud", *DROP, "--pipeline-execution-arn"]
+    args += [EXECUTION_ARN, "--data-source", sources[0], "--data-source", sources[1]]
+    code, _, err = call(preprocess, *args, *split_dirs(tmp_path / "first"), env=environment)
+    assert code == 0, err
+    written = (tmp_path / "first" / "lineage" / layout.LINEAGE_FILE).read_bytes()
+    lineage = json.loads(written)
+    inputs = sorted(path for path in (fraud_splits / "input").rglob("*") if path.is_file())  # read in this order
+    assert [path.relative_to(fraud_splits / "input").as_posix() for path in inputs] == [
+        "day=2/part-0001.parquet",
+        "part-0000.csv",
+    ]
+    rows = {"part-0000.csv": ROWS * 2 // 3, "part-0001.parquet": ROWS - ROWS * 2 // 3}  # see write_input
+    assert lineage == {
+        **LINEAGE_CONTEXT,
+        "version": layout.LINEAGE_VERSION,
+        "pipeline_execution_arn": EXECUTION_ARN,
+        "data": {
+            "sources": sources,
+            "files": [
+                {
+                    "path": path.relative_to(fraud_splits / "input").as_posix(),
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "bytes": path.stat().st_size,
+                    "rows": rows[path.name],
+                }
+                for path in inputs
+            ],
+            "rows": ROWS,
+        },
+    }
+    assert sorted(path.name for path in (tmp_path / "first" / "lineage").iterdir()) == [layout.LINEAGE_FILE]
+    # Deterministic: the same run gives the same bytes (no clock, sorted keys).
+    code, _, err = call(preprocess, *args, *split_dirs(tmp_path / "second"), env=environment)
+    assert code == 0, err
+    assert (tmp_path / "second" / "lineage" / layout.LINEAGE_FILE).read_bytes() == written
+
+
+def test_preprocess_lineage_without_a_pipeline(fraud_splits: Path) -> None:
+    """Run by hand: no context, no execution, no sources; the files and rows are still recorded."""
+    lineage = json.loads((fraud_splits / "lineage" / layout.LINEAGE_FILE).read_text())
+    assert lineage["pipeline_execution_arn"] is None
+    assert (lineage["code"], lineage["training"], lineage["feature_group"]) == ({}, None, None)
+    assert lineage["data"]["sources"] == [] and lineage["data"]["rows"] == ROWS
+    assert [entry["path"] for entry in lineage["data"]["files"]] == ["day=2/part-0001.parquet", "part-0000.csv"]
+
+
+def test_preprocess_counts_only_the_rows_it_splits(tmp_path: Path, call: Call) -> None:
+    """A feature group's deleted records are in the files' row counts, not in the rows split."""
+    frame = fraud_frame(rows=100)
+    frame["write_time"] = frame["api_invocation_time"] = "2024-02-01 00:00:00.000"
+    frame["is_deleted"] = frame.index < 10
+    write_input(frame, tmp_path / "input")
+    code, _, err = call(
+        preprocess, "--input-dir", str(tmp_path / "input"), "--target", "is_fraud", *DROP, *split_dirs(tmp_path)
+    )
+    assert code == 0, err
+    lineage = json.loads((tmp_path / "lineage" / layout.LINEAGE_FILE).read_text())
+    assert sum(entry["rows"] for entry in lineage["data"]["files"]) == 100
+    assert lineage["data"]["rows"] == 90
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"MLSTACK_LINEAGE_CONTEXT_000": '{"code": '}, "the lineage context in MLSTACK_LINEAGE_CONTEXT_* is not JSON"),
+        ({"MLSTACK_LINEAGE_CONTEXT_000": "[1]"}, "is not a JSON object"),
+    ],
+)
+def test_preprocess_refuses_a_broken_lineage_context(
+    fraud_splits: Path, tmp_path: Path, call: Call, environment: dict[str, str], message: str
+) -> None:
+    args = ["--input-dir", str(fraud_splits / "input"), "--target", "is_fraud", *DROP, *split_dirs(tmp_path)]
+    code, _, err = call(preprocess, *args, env=environment)
+    assert code == 1
+    assert message in err
+    assert not (tmp_path / "train").exists()  # refused before any work
 
 
 def test_preprocess_reads_a_feature_group_offline_store(tmp_path: Path, call: Call) -> None:
@@ -753,6 +861,8 @@ def test_processes_as_sagemaker_runs_them(processes: dict[str, Future[dict[str, 
     assert (root / "baseline" / layout.BASELINE_FILE).read_bytes() == (
         fraud_splits / "baseline" / layout.BASELINE_FILE
     ).read_bytes()
+    lineage = json.loads((root / "lineage" / layout.LINEAGE_FILE).read_text())
+    assert lineage["data"] == json.loads((fraud_splits / "lineage" / layout.LINEAGE_FILE).read_text())["data"]
     probabilities = check_serving(root / "archive", root / "test", root / "serving")
     assert probabilities.shape == (60,)
 

@@ -18,7 +18,7 @@ from mlstack.components.foundation import Foundation
 from mlstack.components.model_registry import ModelRegistry
 from mlstack.components.training import TrainingPipeline, TrainingPipelineArgs
 from mlstack.pipelines import layout
-from mlstack.pipelines.inputs import TrainingPipelineInputs, Vpc
+from mlstack.pipelines.inputs import TrainingPipelineInputs, Vpc, script_sha256
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
 from mlstack.spec.naming import Names
 from mlstack.wiring.pipeline_cache import cached_definition
@@ -55,9 +55,11 @@ def pipeline_inputs(
     spec = env.spec
     training, data, gate = model.training, model.data, model.evaluation
     drop = tuple(data.exclude)
+    feature_group = None
     if data.feature_groups:
         group = spec.feature_group(data.feature_groups[0])
         assert group is not None  # checked by the spec
+        feature_group = names.feature_group(group.name)
         keys = (group.record_identifier, group.event_time)
         drop = (*keys, *(name for name in drop if name not in keys))
     network = spec.network
@@ -77,11 +79,14 @@ def pipeline_inputs(
         training_volume_size_gb=training.volume_size_gb,
         max_runtime_seconds=training.max_runtime_minutes * 60,
         hyperparameters=dict(training.hyperparameters),
+        # The scripts build_training uploads: the lineage records exactly those.
+        script_sha256=script_sha256(uploaded_scripts(model), STEPS_DIR),
         use_spot=training.spot.enabled,
         max_wait_seconds=training.spot.max_wait_minutes * 60 if training.spot.enabled else None,
         problem_type=model.problem_type,  # type: ignore[arg-type]
         processing_instance_type=training.processing_instance_type,
         feature_group_s3_uris=(data_uri,) if data.feature_groups else (),
+        feature_group_name=feature_group,
         s3_uri=data.s3_uri,
         target=data.target,
         drop_columns=drop,
@@ -99,6 +104,11 @@ def pipeline_inputs(
         if network
         else None,
     )
+
+
+def uploaded_scripts(model: ModelSpec) -> list[str]:
+    """The step scripts uploaded for a model's pipeline: the bundled ones and its entry point."""
+    return sorted({*layout.STEP_SCRIPTS, model.training.entry_point})
 
 
 def check_scripts(env: EnvironmentSpec) -> None:
@@ -153,7 +163,7 @@ def build_training(
     code_prefix = layout.code_prefix(names.artifact_bucket(), model.name).removeprefix(
         f"s3://{names.artifact_bucket()}/"
     )
-    scripts = sorted({*layout.STEP_SCRIPTS, model.training.entry_point})
+    scripts = uploaded_scripts(model)
     schedule = model.training.schedule
     drift = model.monitoring.retraining.on_drift and has_drift_alarm(model)
     return TrainingPipeline(

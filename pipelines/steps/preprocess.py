@@ -15,13 +15,20 @@ Any other non-numeric column is refused, never dropped silently: name it in one 
 Each split directory also gets columns.json ({"label": ..., "categorical": [...]}), which
 tells train.py which columns are categories even when their values look like numbers.
 A headerless CSV (--column-names) is read with those names; Parquet files keep their own.
+
+Lineage: <lineage dir>/lineage.json records every input file read (path below the input
+directory, sha256, bytes, rows), the rows split, --data-source and --pipeline-execution-arn,
+merged into the definition-time context the pipeline passes as JSON split over the
+environment variables MLSTACK_LINEAGE_CONTEXT_000, _001, ... (layout.py documents the keys).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +45,10 @@ SPLIT_FILE = "data.csv"
 COLUMNS_FILE = "columns.json"  # beside each split's data.csv: the label and the categorical columns
 BASELINE_DIR = "/opt/ml/processing/baseline"
 BASELINE_FILE = "baseline.csv"
+LINEAGE_DIR = "/opt/ml/processing/lineage"
+LINEAGE_FILE = "lineage.json"
+LINEAGE_VERSION = 1  # of lineage.json's layout
+LINEAGE_CONTEXT_ENV = "MLSTACK_LINEAGE_CONTEXT"  # + _000, _001, ...: one JSON document in pieces
 MIN_ROWS = 20
 # An integer label with at most this many distinct values is treated as classes (stratified split).
 MAX_CLASSES = 20
@@ -72,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--baseline-dir", default=BASELINE_DIR, help=f"where {BASELINE_FILE} (train split, features only) is written"
     )
+    parser.add_argument("--lineage-dir", default=LINEAGE_DIR, help=f"where {LINEAGE_FILE} is written")
+    parser.add_argument("--pipeline-execution-arn", default=None, help="recorded in the lineage")
+    parser.add_argument(
+        "--data-source", action="append", default=[], help="S3 URI of input data-<n> (repeated, in order)"
+    )
     return parser
 
 
@@ -98,6 +114,21 @@ def _reader(path: Path, names: list[str]) -> Callable[[Path], pd.DataFrame] | No
 
 
 def read_input(input_dir: Path, names: list[str] | None = None) -> pd.DataFrame:
+    return load_input(input_dir, names)[0]
+
+
+def file_record(path: Path, input_dir: Path, rows: int) -> dict[str, object]:
+    """A lineage entry for an input file: where it lies below the input directory, its digest and size."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"path": path.relative_to(input_dir).as_posix(), "sha256": digest.hexdigest(), "bytes": size, "rows": rows}
+
+
+def load_input(input_dir: Path, names: list[str] | None = None) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+    """All input rows, and a lineage record of every file read (in read order: sorted by path)."""
     if not input_dir.is_dir():
         raise DataError(f"input directory {input_dir} does not exist")
     # Sorted, so the row order (and with it the split) does not depend on the file system.
@@ -108,12 +139,13 @@ def read_input(input_dir: Path, names: list[str] | None = None) -> pd.DataFrame:
     }
     if not readers:
         raise DataError(f"no CSV or Parquet files under {input_dir}")
-    frames = []
+    frames, files = [], []
     for path, read in readers.items():
         try:
             frames.append(read(path))
         except (ImportError, ValueError, OSError) as error:  # unparsable file, no Parquet engine
             raise DataError(f"cannot read {path}: {error}") from error
+        files.append(file_record(path, input_dir, len(frames[-1])))
     if len({frozenset(frame.columns) for frame in frames}) > 1:
         log.warning("the %d input files have different columns; missing values stay empty", len(readers))
     frame = pd.concat(frames, ignore_index=True, sort=False)
@@ -123,7 +155,7 @@ def read_input(input_dir: Path, names: list[str] | None = None) -> pd.DataFrame:
         deleted = frame["is_deleted"].astype(str).str.lower().isin(["true", "1"])
         log.info("feature store offline data: dropping %d deleted record(s)", int(deleted.sum()))
         frame = frame.loc[~deleted].drop(columns=list(FEATURE_STORE_COLUMNS)).reset_index(drop=True)
-    return frame
+    return frame, files
 
 
 def _listed(what: str, columns: list[str], frame: pd.DataFrame) -> None:
@@ -226,6 +258,38 @@ def split(frame: pd.DataFrame, validation_fraction: float, test_fraction: float,
     return {"train": train.sort_index(), "validation": validation.sort_index(), "test": test.sort_index()}
 
 
+def lineage_context(environ: dict[str, str]) -> dict[str, object]:
+    """The pipeline's definition-time lineage facts: the JSON pieces in the environment, in order."""
+    prefix = LINEAGE_CONTEXT_ENV + "_"
+    pieces = sorted(
+        (name, value) for name, value in environ.items() if name.startswith(prefix) and name[len(prefix) :].isdigit()
+    )
+    if not pieces:
+        return {}
+    try:
+        context = json.loads("".join(value for _, value in pieces))
+    except ValueError as error:
+        raise DataError(f"the lineage context in {prefix}* is not JSON: {error}") from error
+    if not isinstance(context, dict):
+        raise DataError(f"the lineage context in {prefix}* is not a JSON object")
+    return context
+
+
+def lineage(
+    context: dict[str, object], files: list[dict[str, object]], rows: int, args: argparse.Namespace
+) -> dict[str, object]:
+    """lineage.json: the context, with what only this run knows (the execution, the data read)."""
+    return {
+        **context,
+        "version": LINEAGE_VERSION,
+        "pipeline_execution_arn": args.pipeline_execution_arn,
+        "data": {"sources": list(args.data_source), "files": files, "rows": rows},
+        "code": context.get("code", {}),
+        "training": context.get("training"),
+        "feature_group": context.get("feature_group"),
+    }
+
+
 def _names(value: str) -> list[str]:
     return [column.strip() for column in value.split(",") if column.strip()]
 
@@ -235,7 +299,8 @@ def run(args: argparse.Namespace) -> None:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise DataError(f"--column-names repeats: {', '.join(repeated)}")
-    frame = read_input(Path(args.input_dir), names)
+    context = lineage_context(dict(os.environ))  # a broken context fails before the work, not after
+    frame, files = load_input(Path(args.input_dir), names)
     frame = select_columns(frame, args.target, _names(args.drop_columns), categorical)
     splits = split(frame, args.validation_fraction, args.test_fraction, args.seed)
     columns = json.dumps({"label": args.target, "categorical": categorical}, indent=2) + "\n"
@@ -251,6 +316,11 @@ def run(args: argparse.Namespace) -> None:
     baseline.mkdir(parents=True, exist_ok=True)
     splits["train"].iloc[:, 1:].to_csv(baseline / BASELINE_FILE, index=False)
     log.info("baseline: %d rows, %d features -> %s", len(splits["train"]), frame.shape[1] - 1, baseline / BASELINE_FILE)
+    record = lineage(context, files, len(frame), args)
+    directory = Path(args.lineage_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / LINEAGE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    log.info("lineage: %d file(s), %d rows -> %s", len(files), len(frame), directory / LINEAGE_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:
