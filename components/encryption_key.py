@@ -21,6 +21,8 @@ class EncryptionKeyArgs:
     service_principals: Sequence[str] = ()
     """AWS services that encrypt for us with this key (SNS publishers such as
     cloudwatch.amazonaws.com and events.amazonaws.com, logs.<region>.amazonaws.com)."""
+    log_groups_region: str | None = None
+    """Let CloudWatch Logs of this region encrypt this account's log groups with the key."""
     decrypt_accounts: Sequence[str] = ()
     """Other accounts that may decrypt through S3 (cross-account reads of model artifacts)."""
     deletion_window_days: int = 30
@@ -60,6 +62,40 @@ class EncryptionKey(pulumi.ComponentResource):
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            )
+        if args.log_groups_region:
+            region = args.log_groups_region
+            statements.append(
+                {
+                    # CloudWatch Logs' own key policy shape: the service, bound to this account's log groups.
+                    "Sid": "CloudWatchLogsEncryptsLogGroups",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": pulumi.Output.concat(
+                                "arn:aws:logs:", region, ":", args.account_id, ":log-group:*"
+                            )
+                        }
+                    },
+                }
+            )
+            statements.append(
+                {
+                    # DescribeKey carries no encryption context: a condition on it would never hold.
+                    "Sid": "CloudWatchLogsDescribesTheKey",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                    "Action": "kms:DescribeKey",
+                    "Resource": "*",
                 }
             )
         if args.decrypt_accounts:

@@ -47,6 +47,7 @@ class Foundation(pulumi.ComponentResource):
                 description=f"Encrypts data, artifacts, stores and topics of {args.bucket_name}",
                 # Alarms and EventBridge publish to our KMS-encrypted SNS topics.
                 service_principals=("cloudwatch.amazonaws.com", "events.amazonaws.com"),
+                log_groups_region=args.region,  # the registry's history log groups
                 decrypt_accounts=args.share_models_with,
                 tags=args.tags,
                 protect=args.protect,

@@ -42,6 +42,13 @@ class ModelRegistryArgs:
     subscribers: Sequence[tuple[str, str]] = ()
     """(protocol, endpoint) told about every approval-state change."""
     model_card: ModelCardArgs | None = None
+    history_log_group: str | None = None
+    """Log group (KMS-encrypted with `kms_key_arn`) that keeps every state-change event of the
+    group's versions, and of `endpoint_name`: the model's history (`mlstack models history`)."""
+    history_retention_days: int = 3653
+    """How long the history is kept (a CloudWatch Logs retention value; 10 years by default)."""
+    endpoint_name: str | None = None
+    """The SageMaker endpoint serving the model, whose state changes the history records too."""
     tags: Mapping[str, str] = field(default_factory=dict)
     protect: bool = False
     """Protect and retain the package group (it holds every registered version)."""
@@ -53,6 +60,18 @@ CROSS_ACCOUNT_READ_ACTIONS = (
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:ListModelPackages",
 )
+
+
+def endpoint_change_pattern(endpoint_name: str) -> str:
+    """EventBridge pattern: every state change of the endpoint (each deployment rolls it over)."""
+    return json.dumps(
+        {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Endpoint State Change"],
+            "detail": {"EndpointName": [endpoint_name]},
+        },
+        sort_keys=True,
+    )
 
 
 def state_change_pattern(group_name: str) -> str:
@@ -127,11 +146,61 @@ class ModelRegistry(pulumi.ComponentResource):
             target_id="approval-topic",
             opts=child(self),
         )
+        if args.history_log_group:
+            self._history(name, args, rule)
         if args.model_card:
             self._model_card(name, args.model_card, args)
         self.group_name = self.group.model_package_group_name
         self.group_arn = self.group.arn
         self.register_outputs({"group_name": self.group_name, "group_arn": self.group_arn, "topic_arn": self.topic.arn})
+
+    def _history(self, name: str, args: ModelRegistryArgs, rule: aws.cloudwatch.EventRule) -> None:
+        """The state-change rule (and one for the endpoint) also write to an encrypted log group."""
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-history",
+            name=args.history_log_group,
+            kms_key_id=args.kms_key_arn,
+            retention_in_days=args.history_retention_days,
+            tags=dict(args.tags),
+            opts=child(self, stateful=True, protect=args.protect),
+        )
+        rules = [rule]
+        if args.endpoint_name:
+            rules.append(
+                aws.cloudwatch.EventRule(
+                    f"{name}-endpoint-change",
+                    name=f"{args.rule_name[:55]}-endpoint",
+                    description=f"State changes of endpoint {args.endpoint_name} (deployments)",
+                    event_pattern=endpoint_change_pattern(args.endpoint_name),
+                    tags=dict(args.tags),
+                    opts=child(self),
+                )
+            )
+        streams = pulumi.Output.concat(log_group.arn, ":*")
+        # EventBridge writes to a log group only where its resource policy lets it, for these rules only.
+        aws.cloudwatch.LogResourcePolicy(
+            f"{name}-history-writers",
+            resource_arn=log_group.arn,
+            policy_document=document(
+                {
+                    "Sid": "EventBridgeWritesTheHistory",
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["delivery.logs.amazonaws.com", "events.amazonaws.com"]},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": streams,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": [r.arn for r in rules]}},
+                }
+            ),
+            opts=child(self),
+        )
+        for index, source in enumerate(rules):
+            aws.cloudwatch.EventTarget(
+                f"{name}-history-{'endpoint' if index else 'versions'}",
+                rule=source.name,
+                arn=log_group.arn,
+                target_id="history-log",
+                opts=child(self),
+            )
 
     def _model_card(self, name: str, card: ModelCardArgs, args: ModelRegistryArgs) -> aws.sagemaker.ModelCard:
         # Content follows the SageMaker model card JSON schema (model_overview, intended_uses).

@@ -28,6 +28,7 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 KEY = "aws:kms/key:Key"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 PACKAGE_GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
+LOG_RESOURCE_POLICY = "aws:cloudwatch/logResourcePolicy:LogResourcePolicy"
 
 # Resource type -> input holding a policy document (besides a Role's inline policies).
 DOCUMENT_INPUTS = {
@@ -38,6 +39,7 @@ DOCUMENT_INPUTS = {
     KEY: "policy",
     TOPIC_POLICY: "policy",
     PACKAGE_GROUP_POLICY: "resourcePolicy",
+    LOG_RESOURCE_POLICY: "policyDocument",
 }
 
 

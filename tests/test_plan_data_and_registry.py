@@ -112,9 +112,39 @@ def test_approval_events_of_the_group_reach_an_encrypted_topic(plans) -> None:
     assert (subscription["protocol"], subscription["endpoint"]) == ("email", "fraud-ml-oncall@example.com")
 
 
+def test_the_registry_keeps_its_history_in_an_encrypted_log_group(plans) -> None:
+    """Every version state change and, for SageMaker-served models, every endpoint change (`models history`)."""
+    plan = plans("staging")
+    log_group = plan.get("fraud-detector-registry-history").inputs
+    assert log_group["name"] == "/aws/events/card-fraud-staging-fraud-detector-registry"
+    assert log_group["kmsKeyId"].startswith(KEY_PREFIX.format(account="222222222222"))
+    assert log_group["retentionInDays"] == 3653
+    endpoint_rule = plan.get("fraud-detector-registry-endpoint-change").inputs
+    assert json.loads(endpoint_rule["eventPattern"])["detail"] == {
+        "EndpointName": ["card-fraud-staging-fraud-detector"]
+    }
+    arn = "arn:aws:logs:eu-west-1:222222222222:log-group:/aws/events/card-fraud-staging-fraud-detector-registry"
+    for target, rule in (("versions", "state-change"), ("endpoint", "endpoint-change")):
+        inputs = plan.get(f"fraud-detector-registry-history-{target}").inputs
+        assert (inputs["arn"], inputs["rule"]) == (arn, plan.get(f"fraud-detector-registry-{rule}").inputs["name"])
+    writers = plan.get("fraud-detector-registry-history-writers").inputs
+    assert writers["resourceArn"] == arn
+    (statement,) = json.loads(writers["policyDocument"])["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert len(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == 2  # those two rules only
+    # The Kubernetes-served model has no endpoint to follow.
+    assert "merchant-risk-registry-endpoint-change" not in {r.name for r in plan.resources}
+    statements = json.loads(plan.get("foundation-kms-key").inputs["policy"])["Statement"]
+    logs = next(s for s in statements if s["Sid"] == "CloudWatchLogsEncryptsLogGroups")
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:eu-west-1:222222222222:log-group:*"}
+    }
+
+
 def test_key_policy_lets_eventbridge_and_cloudwatch_use_the_key_for_topics(plans) -> None:
     statements = json.loads(plans("dev").get("foundation-kms-key").inputs["policy"])["Statement"]
-    services = next(s for s in statements if "Service" in s["Principal"])
+    services = next(s for s in statements if s["Sid"] == "ServicesEncryptForThisAccount")
     assert services["Principal"]["Service"] == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
 
 
@@ -157,6 +187,8 @@ STATEFUL = (
     "feature-store-merchant-profile",
     "fraud-detector-registry-group",
     "merchant-risk-registry-group",
+    "fraud-detector-registry-history",  # the audit trail of approvals and deployments
+    "merchant-risk-registry-history",
 )
 
 

@@ -115,6 +115,10 @@ class Names:
     def endpoint(self, model: str) -> str:
         return self.sagemaker(model)
 
+    def registry_log_group(self, model: str) -> str:
+        """Where the registry's state-change events are kept: the model's history."""
+        return f"/aws/events/{self.prefix}-{model}-registry"
+
     def event_rule(self, thing: str) -> str:
         return fit(f"{self.prefix}-{thing}", EVENT_RULE_NAME_MAX)
 

@@ -197,6 +197,12 @@ def _registry(
             rule_name=names.event_rule(f"{model.name}-package-state"),
             share_with_accounts=sorted(set(model.registry.share_with_accounts) - {env.account_id}),
             subscribers=[(s.protocol, s.endpoint) for s in env.spec.alerts.subscribers],
+            history_log_group=names.registry_log_group(model.name),
+            endpoint_name=(
+                names.endpoint(model.name)
+                if model.serving is not None and model.serving.target == "sagemaker"
+                else None
+            ),
             model_card=(
                 ModelCardArgs(
                     card_name=names.sagemaker(f"{model.name}-card"),
