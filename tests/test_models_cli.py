@@ -436,3 +436,31 @@ def test_aws_errors_are_one_line_and_exit_1(aws: str, cli, monkeypatch: pytest.M
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     code, _, err = models(cli, "list", "prod")
     assert code == 1 and err.startswith("AWS error:") and "Traceback" not in err
+
+
+def test_promote_without_read_access_names_share_with_accounts(
+    prod: dict[str, str],
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """moto does not enforce the group's resource policy: AWS's refusal is played by a stand-in."""
+    from botocore.exceptions import ClientError
+
+    real = lifecycle.summaries
+
+    def refused(api: Any, group: str) -> list[dict[str, Any]]:
+        if group.startswith("arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/"):
+            error = {
+                "Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform ListModelPackages"}
+            }
+            raise ClientError(error, "ListModelPackages")
+        return real(api, group)
+
+    monkeypatch.setattr(lifecycle, "summaries", refused)
+    args = ["promote", "fraud-detector", "--version", "1", "--from", "staging", "--to", "prod", "--reason", "x"]
+    code, _, err = models(cli, *args)
+    assert code == 2
+    assert "account 333333333333 may not read arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/" in err
+    # The example's staging spec shares fraud-detector with prod, so the advice is to deploy staging.
+    assert "it is listed in the model's registry.share_with_accounts" in err
+    assert sagemaker().list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"] == []

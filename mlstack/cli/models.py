@@ -108,7 +108,7 @@ def _run(action: Any) -> Any:
     try:
         return action()
     except (_Refused, LifecycleError) as error:
-        err.print(f"error: {error}", style="red", markup=False, highlight=False)
+        err.print(f"error: {error}", style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -234,7 +234,7 @@ def _decide(
         summary = lifecycle.find(lifecycle.summaries(sagemaker, group), version, group)
         found = lifecycle.read_version(sagemaker, ctx.client("s3"), summary)
         outcome = lifecycle.decide(sagemaker, found, status, reason, who, gate=ctx.gate(item), force=force)
-        out.print(f"{group}: {outcome.message}", markup=False, highlight=False)
+        out.print(f"{group}: {outcome.message}", markup=False, highlight=False, soft_wrap=True)
 
     _run(body)
 
@@ -335,7 +335,7 @@ def promote(
             reason,
             who,
         )
-        out.print(outcome.message, markup=False, highlight=False)
+        out.print(outcome.message, markup=False, highlight=False, soft_wrap=True)
 
     _run(body)
 

@@ -78,7 +78,7 @@ def from_packages(versions: list[Version]) -> list[Event]:
     for version in versions:
         metadata = version.metadata
         if version.created:
-            events.append(Event(_utc(version.created), "registered", version.version, version.status))
+            events.append(Event(_utc(version.created), "registered", version.version, f"now {version.status}"))
         if metadata.get(audit.PROMOTED_AT):
             text = f"from {metadata.get(audit.PROMOTED_FROM)} by {metadata.get(audit.PROMOTED_BY, '?')}"
             events.append(Event(metadata[audit.PROMOTED_AT], "promoted", version.version, text))
