@@ -39,6 +39,7 @@ SCHEDULES = {
 }
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 LAMBDA_RUNTIME = "python3.12"
+MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"  # imported by monitor_lambda.py, packaged beside it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +69,7 @@ class DriftMonitorArgs:
     monitor_script: Path
     """monitor.py, uploaded to monitoring/<model>/code/ for the processing job."""
     lambda_script: Path
-    """monitor_lambda.py: both functions' code."""
+    """monitor_lambda.py: both functions' code, packaged with the MLflow REST client beside it (mlflow_rest.py)."""
     baseline_read_prefixes: Sequence[str] = ()
     """Keys (in the bucket) under which the deployed version's baseline dataset may be read."""
     ground_truth_s3_uri: str | None = None
@@ -316,7 +317,12 @@ class DriftMonitor(pulumi.ComponentResource):
             runtime=LAMBDA_RUNTIME,
             handler=f"monitor_lambda.{handler}",
             role=function_role.arn,
-            code=pulumi.AssetArchive({"monitor_lambda.py": pulumi.FileAsset(str(args.lambda_script))}),
+            code=pulumi.AssetArchive(
+                {
+                    "monitor_lambda.py": pulumi.FileAsset(str(args.lambda_script)),
+                    MLFLOW_CLIENT_SCRIPT: pulumi.FileAsset(str(args.lambda_script.with_name(MLFLOW_CLIENT_SCRIPT))),
+                }
+            ),
             timeout=300,
             memory_size=256,
             # No environment variables (nothing to encrypt with the project key): the code is public

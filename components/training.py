@@ -7,7 +7,10 @@ The pipeline definition (JSON) comes in as an input: build it with
 - a least-privilege role that the pipeline and its jobs assume (the definition must name it);
 - continuous training: an EventBridge Scheduler schedule, and an EventBridge rule that starts
   the pipeline when the model's drift alarm enters ALARM (one start per alarm episode: the
-  rule matches the state *change*, not the state).
+  rule matches the state *change*, not the state);
+- with an MLflow tracking server: the Lambda function the definition's MLflow step invokes
+  (tracking_lambda.py), its log group, and a role that may log to that server only, read the
+  runs' evaluation.json and write its own logs; the pipeline's role may invoke that function.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ import pulumi
 import pulumi_aws as aws
 
 from ._policy import child, document, sagemaker_job_statements, service_trust, vpc_access_statements
+
+LAMBDA_RUNTIME = "python3.12"
+TRACKING_HANDLER = "log_training_run"  # in tracking_lambda_script
+MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"  # the REST client the handler imports, packaged beside it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +63,16 @@ class TrainingPipelineArgs:
     vpc_subnet_ids: Sequence[str] = ()
     vpc_security_group_ids: Sequence[str] = ()
     """Where the definition places its jobs; the role may then create interfaces there."""
+    tracking_server_arn: pulumi.Input[str] | None = None
+    """SageMaker MLflow tracking server: creates the function the definition's MLflow step
+    invokes, which may log to this server only. None = no function (a definition without that step)."""
+    tracking_function_name: str | None = None
+    """With a tracking server: the function's (and its role's) name; the definition invokes it."""
+    tracking_lambda_script: Path | None = None
+    """With a tracking server: tracking_lambda.py, packaged with mlflow_rest.py from beside it."""
+    tracking_read_prefix: str | None = None
+    """With a tracking server: bucket key prefix of the runs, where the function reads evaluation.json."""
+    log_retention_days: int = 365
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -75,9 +92,12 @@ class TrainingPipeline(pulumi.ComponentResource):
     pipeline: aws.sagemaker.Pipeline
     role: aws.iam.Role
     arn: pulumi.Output[str]
+    tracking_function: aws.lambda_.Function | None
+    """The MLflow step's function; None without a tracking server."""
 
     def __init__(self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlstack:training:TrainingPipeline", name, None, opts)
+        self.tracking_function = self._tracking_function(name, args) if args.tracking_server_arn is not None else None
         self.role, role_policy = self._execution_role(name, args)
         uploads = [self._upload(name, key, path, args) for key, path in sorted(args.code_files.items())]
         self.pipeline = aws.sagemaker.Pipeline(
@@ -93,7 +113,10 @@ class TrainingPipeline(pulumi.ComponentResource):
         self.arn = self.pipeline.arn
         if args.schedule_expression or args.drift_alarm_name:
             self._triggers(name, args)
-        self.register_outputs({"arn": self.arn, "role_arn": self.role.arn})
+        outputs: dict[str, pulumi.Input[str]] = {"arn": self.arn, "role_arn": self.role.arn}
+        if self.tracking_function is not None:
+            outputs["tracking_function_arn"] = self.tracking_function.arn
+        self.register_outputs(outputs)
 
     def _execution_role(self, name: str, args: TrainingPipelineArgs) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         role = aws.iam.Role(
@@ -162,6 +185,16 @@ class TrainingPipeline(pulumi.ComponentResource):
             },
             *sagemaker_job_statements(args.region, args.account_id),
         ]
+        if self.tracking_function is not None:
+            # The MLflow step: SageMaker invokes the function as the pipeline's role.
+            statements.append(
+                {
+                    "Sid": "InvokeTheTrackingFunction",
+                    "Effect": "Allow",
+                    "Action": "lambda:InvokeFunction",
+                    "Resource": self.tracking_function.arn,
+                }
+            )
         if args.read_uris:
             statements.append(_read_statement(args.read_uris))
         if args.vpc_subnet_ids:
@@ -170,6 +203,96 @@ class TrainingPipeline(pulumi.ComponentResource):
             )
         policy = aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=document(*statements), opts=child(self))
         return role, policy
+
+    def _tracking_function(self, name: str, args: TrainingPipelineArgs) -> aws.lambda_.Function:
+        """The function that logs each execution to MLflow (the jobs cannot: network isolation)."""
+        function_name, script, prefix = (
+            args.tracking_function_name,
+            args.tracking_lambda_script,
+            args.tracking_read_prefix,
+        )
+        if not (function_name and script and prefix):
+            raise ValueError(
+                "a tracking server needs tracking_function_name, tracking_lambda_script, tracking_read_prefix"
+            )
+        server = args.tracking_server_arn
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-tracking-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+        role = aws.iam.Role(
+            f"{name}-tracking-role",
+            name=function_name,
+            description=f"Logs {args.pipeline_name} executions to MLflow (mlstack)",
+            assume_role_policy=service_trust("lambda.amazonaws.com", args.account_id),
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+        statements = [
+            {
+                # What mlflow_rest.py calls: find the experiment (or create it), create, fill and end a run.
+                "Sid": "LogToTheTrackingServer",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker-mlflow:GetExperimentByName",
+                    "sagemaker-mlflow:CreateExperiment",
+                    "sagemaker-mlflow:CreateRun",
+                    "sagemaker-mlflow:LogBatch",
+                    "sagemaker-mlflow:UpdateRun",
+                ],
+                "Resource": server,
+            },
+            {
+                "Sid": "FindTheTrackingServer",  # its URL
+                "Effect": "Allow",
+                "Action": "sagemaker:DescribeMlflowTrackingServer",
+                "Resource": server,
+            },
+            {
+                "Sid": "ReadTheEvaluation",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": pulumi.Output.concat("arn:aws:s3:::", args.bucket_name, "/", prefix.strip("/"), "/*"),
+            },
+            {
+                "Sid": "DecryptTheEvaluation",  # through S3 only
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": args.kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}},
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": pulumi.Output.concat(log_group.arn, ":*"),
+            },
+        ]
+        policy = aws.iam.RolePolicy(
+            f"{name}-tracking-policy", role=role.name, policy=document(*statements), opts=child(self)
+        )
+        client = script.with_name(MLFLOW_CLIENT_SCRIPT)
+        return aws.lambda_.Function(
+            f"{name}-tracking-function",
+            name=function_name,
+            description=f"Logs {args.pipeline_name} executions to MLflow (mlstack)",
+            runtime=LAMBDA_RUNTIME,
+            handler=f"{script.stem}.{TRACKING_HANDLER}",
+            role=role.arn,
+            code=pulumi.AssetArchive(
+                {script.name: pulumi.FileAsset(str(script)), client.name: pulumi.FileAsset(str(client))}
+            ),
+            # Above the worst case of its bounded calls: a timed-out step would hold back registration.
+            timeout=300,
+            memory_size=256,
+            # No environment variables (nothing to encrypt): the event carries ARNs, URIs and names.
+            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            tags=dict(args.tags),
+            opts=child(self, depends_on=[policy]),
+        )
 
     def _upload(self, name: str, key: str, path: Path, args: TrainingPipelineArgs) -> aws.s3.BucketObjectv2:
         return aws.s3.BucketObjectv2(

@@ -40,11 +40,13 @@ from sagemaker.mlops.workflow import (
     QualityCheckStep,
     TrainingStep,
 )
+from sagemaker.mlops.workflow.lambda_step import LambdaStep
 from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
 
 from . import layout
+from ._tracking_step import run_id, tracking_step
 from .builder import CODE_DIR, EVALUATION_PROPERTY_FILE, STEP_NAMES, TRAINING_CODE_CHANNEL
 from .inputs import PROBLEM_TYPE_HYPERPARAMETER, TrainingPipelineInputs
 
@@ -65,11 +67,15 @@ def pipeline_for(inputs: TrainingPipelineInputs, session: PipelineSession) -> Pi
     preprocess = preprocess_step(inputs, session, data)
     train = training_step(inputs, session, preprocess)
     evaluate = evaluation_step(inputs, session, preprocess, train)
-    gate = gate_step(inputs, session, preprocess, train, evaluate)
+    track = None
+    if inputs.tracking_server_arn:
+        model = train.properties.ModelArtifacts.S3ModelArtifacts
+        track = tracking_step(inputs, session, evaluation_uri=evaluation_uri(evaluate), model_artifact=model)
+    gate = gate_step(inputs, session, preprocess, train, evaluate, track)
     return Pipeline(
         name=inputs.pipeline_name,
         parameters=data,
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, train, evaluate, *([track] if track else []), gate],
         sagemaker_session=session,
         # No SageMaker Experiments trial per execution: region-dependent by default, and
         # the pipeline role is not allowed to create experiments.
@@ -195,6 +201,12 @@ def framework_image(inputs: TrainingPipelineInputs, instance_type: str, scope: s
 def split_uri(step: ProcessingStep, split: str) -> Any:
     """The S3 URI of a preprocessing output, as a property: consumers depend on the step."""
     return step.properties.ProcessingOutputConfig.Outputs[split].S3Output.S3Uri
+
+
+def evaluation_uri(evaluate: ProcessingStep) -> Join:
+    """evaluation.json's S3 URI, as a property of the evaluation step."""
+    report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+    return Join(on="/", values=[report_dir, layout.EVALUATION_FILE])
 
 
 class _QualityCheckStep(QualityCheckStep):
@@ -363,6 +375,7 @@ def gate_step(
     preprocess: ProcessingStep,
     train: TrainingStep,
     evaluate: ProcessingStep,
+    track: LambdaStep | None = None,
 ) -> ConditionStep:
     value = JsonGet(
         step_name=evaluate.name,
@@ -370,7 +383,7 @@ def gate_step(
         json_path=layout.evaluation_json_path(inputs.gate_metric),
     )
     baseline = baseline_step(inputs, session, preprocess)
-    register = register_step(inputs, session, preprocess, train, evaluate, baseline)
+    register = register_step(inputs, session, preprocess, train, evaluate, baseline, track)
     # The threshold is its own Join value so the definition spells it exactly as the condition does.
     message = Join(
         on=" ",
@@ -428,18 +441,24 @@ def baseline_step(
     )
 
 
-def model_metadata(inputs: TrainingPipelineInputs, preprocess: ProcessingStep) -> dict[str, Any]:
+def model_metadata(
+    inputs: TrainingPipelineInputs, preprocess: ProcessingStep, track: LambdaStep | None = None
+) -> dict[str, Any]:
     """The version's CustomerMetadataProperties: short values only; the rest is in lineage.json.
 
-    The lineage URI is preprocessing's output property, so registering waits for lineage.json.
+    The lineage URI is preprocessing's output property, so registering waits for lineage.json;
+    likewise the MLflow run id (with a tracking server) is the tracking step's output.
     """
     lineage = Join(on="/", values=[split_uri(preprocess, layout.LINEAGE_OUTPUT), layout.LINEAGE_FILE])
-    return {
+    metadata = {
         layout.METADATA_LINEAGE: lineage,
         layout.METADATA_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
         layout.METADATA_CODE_SHA256: layout.code_sha256(inputs.script_sha256),
         layout.METADATA_TRAINING_IMAGE: framework_image(inputs, inputs.training_instance_type),
     }
+    if track is not None:
+        metadata[layout.METADATA_MLFLOW_RUN_ID] = run_id(track)
+    return metadata
 
 
 def register_step(
@@ -449,6 +468,7 @@ def register_step(
     train: TrainingStep,
     evaluate: ProcessingStep,
     baseline: QualityCheckStep,
+    track: LambdaStep | None = None,
 ) -> ModelStep:
     """A new version in the model package group, with its evaluation, data-quality baseline and lineage.
 
@@ -467,8 +487,7 @@ def register_step(
         dependencies=None,
         env_vars=dict(layout.SERVING_ENVIRONMENT),
     )
-    report_dir = evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
-    evaluation = Join(on="/", values=[report_dir, layout.EVALUATION_FILE])
+    evaluation = evaluation_uri(evaluate)
     # This execution's baseline (where baseline_step writes it).
     statistics = baseline_uri(inputs, layout.DATA_QUALITY_STATISTICS_FILE)
     constraints = baseline_uri(inputs, layout.DATA_QUALITY_CONSTRAINTS_FILE)
@@ -486,7 +505,7 @@ def register_step(
             model_data_statistics=MetricsSource(content_type="application/json", s3_uri=statistics),
             model_data_constraints=MetricsSource(content_type="application/json", s3_uri=constraints),
         ),
-        customer_metadata_properties=model_metadata(inputs, preprocess),
+        customer_metadata_properties=model_metadata(inputs, preprocess, track),
     )
     # The baseline URIs are built from the execution id, not step properties: depend explicitly.
     return ModelStep(name=STEP_NAMES["register"], step_args=step_args, depends_on=[baseline])

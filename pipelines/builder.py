@@ -5,6 +5,9 @@
                 └───────────(baseline dataset)───┼────────┘
                                                  └─ fail: FailStep(metric, value, threshold)
 
+With a tracking server (`tracking_server_arn`), a Lambda step logs each execution to MLflow:
+train + evaluate ──> LogToMlflow ──(run id)──> register (metadata mlstack:mlflow-run-id).
+
 `build_definition(inputs)` is a pure function of `TrainingPipelineInputs`: no AWS call, no
 upload, no clock or randomness in the output, keys sorted. The step scripts are referenced
 by S3 URI under `layout.code_prefix` (the deploying program uploads `layout.STEP_SCRIPTS`).
@@ -38,6 +41,7 @@ STEP_NAMES = {
     "preprocess": "Preprocess",
     "train": "Train",
     "evaluate": "Evaluate",
+    "track": "LogToMlflow",  # only with a tracking server
     "gate": "QualityGate",
     "baseline": "DataQualityBaseline",
     "register": "RegisterModel",

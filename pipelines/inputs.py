@@ -33,6 +33,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _METRIC = re.compile(r"^[A-Za-z_]\w*$")
 _SCRIPT = re.compile(r"^[\w\-]+\.py$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[\w-]+$")
 STEPS_DIR = Path(__file__).resolve().parent / "steps"
 
 
@@ -143,6 +144,11 @@ class TrainingPipelineInputs:
     """Run every job in these subnets; None = SageMaker-managed network."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every job the pipeline starts."""
+    tracking_server_arn: str | None = None
+    """SageMaker MLflow tracking server: each execution logs a run to it (a Lambda step after
+    Evaluate) and the registered version records the run id. None = no MLflow step."""
+    tracking_function_arn: str | None = None
+    """The Lambda function that logs the run (steps/tracking_lambda.py); goes with tracking_server_arn."""
 
     def __post_init__(self) -> None:
         for name in ("feature_group_s3_uris", "drop_columns", "categorical_columns", "column_names"):
@@ -160,6 +166,11 @@ class TrainingPipelineInputs:
     def data_uris(self) -> tuple[str, ...]:
         """The S3 URIs the preprocessing step reads, one processing input each."""
         return (self.s3_uri,) if self.s3_uri else self.feature_group_s3_uris
+
+    @property
+    def experiment_name(self) -> str:
+        """The MLflow experiment of the runs: the pipeline's name, unique per project, environment and model."""
+        return self.pipeline_name
 
     @property
     def effective_max_wait_seconds(self) -> int | None:
@@ -215,6 +226,18 @@ def _problems(inputs: TrainingPipelineInputs) -> list[str]:
             "script_sha256 maps script file names to lowercase sha256 hex digests",
         ),
         (not (inputs.feature_group_name and inputs.s3_uri), "feature_group_name goes with feature_group_s3_uris"),
+        (
+            bool(inputs.tracking_server_arn) == bool(inputs.tracking_function_arn),
+            "tracking_server_arn and tracking_function_arn go together",
+        ),
+        (
+            not inputs.tracking_server_arn or ":mlflow-tracking-server/" in inputs.tracking_server_arn,
+            "tracking_server_arn must be a SageMaker MLflow tracking server ARN",
+        ),
+        (
+            not inputs.tracking_function_arn or bool(_LAMBDA_ARN.match(inputs.tracking_function_arn)),
+            "tracking_function_arn must be a Lambda function ARN",
+        ),
     ]
     wait = inputs.effective_max_wait_seconds
     if wait is not None:

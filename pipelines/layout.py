@@ -49,6 +49,12 @@ STEP_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py", INFERENCE_SCRIPT)
 # The drift monitor's: the processing job's script (uploaded under monitoring/<model>/code/) and
 # the code of its two Lambda functions (packaged with them).
 MONITOR_SCRIPTS = ("monitor.py", "monitor_lambda.py")
+# The MLflow REST client both Lambda archives hold beside their handler module.
+MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"
+# The training pipeline's MLflow step (a Lambda function, created only with a tracking server).
+TRACKING_LAMBDA_SCRIPT = "tracking_lambda.py"
+TRACKING_HANDLER = "tracking_lambda.log_training_run"
+LAMBDA_SCRIPTS = ("monitor_lambda.py", TRACKING_LAMBDA_SCRIPT, MLFLOW_CLIENT_SCRIPT)
 
 # --- inside the processing/training containers -------------------------------------
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -111,6 +117,9 @@ METADATA_LINEAGE = "mlstack:lineage"  # S3 URI of the execution's lineage.json
 METADATA_EXECUTION_ARN = "mlstack:pipeline-execution-arn"
 METADATA_CODE_SHA256 = "mlstack:code-sha256"  # code_sha256() of the step scripts
 METADATA_TRAINING_IMAGE = "mlstack:training-image"
+# With MLflow: the run the tracking step logged, or MLFLOW_NO_RUN when logging failed.
+METADATA_MLFLOW_RUN_ID = "mlstack:mlflow-run-id"
+MLFLOW_NO_RUN = "none"
 
 
 def code_sha256(hashes: Mapping[str, str]) -> str:

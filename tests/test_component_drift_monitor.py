@@ -89,4 +89,9 @@ def test_the_lambda_code_is_the_bundled_handler_file() -> None:
         "monitor_lambda.prepare_window",
         "monitor_lambda.publish_metrics",
     ]
-    assert all(Path(STEPS / "monitor_lambda.py").is_file() for _ in functions)
+    # The handlers import the MLflow REST client from beside them: both files in each archive.
+    for function in functions:
+        archive = function.inputs["code"].assets
+        assert sorted(archive) == ["mlflow_rest.py", "monitor_lambda.py"]
+        assert all(Path(asset.path) == STEPS / name for name, asset in archive.items())
+    assert (STEPS / "monitor_lambda.py").is_file() and (STEPS / "mlflow_rest.py").is_file()

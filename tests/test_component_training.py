@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mlstack import shared_package_dir
 from mlstack.components.training import TrainingPipeline, TrainingPipelineArgs, drift_event_pattern
+from mlstack.pipelines import layout
 from mlstack.plan.synth import RecordedResource, record
 
 ACCOUNT = "123456789012"
@@ -148,3 +150,84 @@ def test_triggers_only_where_asked(tmp_path: Path, overrides: dict, absent: set[
 def test_without_a_schedule_the_trigger_role_decrypts_nothing(tmp_path: Path) -> None:
     resources, _ = record(lambda: TrainingPipeline("scorer", _args(tmp_path, schedule_expression=None)))
     assert set(_statements(_by_name(resources)["scorer-trigger-policy"])) == {"StartThisPipelineOnly"}
+
+
+# --- the MLflow step's function ----------------------------------------------------------------
+SERVER = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:mlflow-tracking-server/demo-dev-mlflow"
+STEPS = shared_package_dir("pipelines") / "steps"
+TRACKING = {
+    "tracking_server_arn": SERVER,
+    "tracking_function_name": "demo-dev-scorer-mlflow",
+    "tracking_lambda_script": STEPS / layout.TRACKING_LAMBDA_SCRIPT,
+    "tracking_read_prefix": "pipelines/scorer/runs",
+}
+
+
+def test_without_a_tracking_server_there_is_no_function(tmp_path: Path) -> None:
+    resources, _ = record(lambda: TrainingPipeline("scorer", _args(tmp_path)))
+    assert not [r for r in resources if r.type == "aws:lambda/function:Function" or "tracking" in r.name]
+    assert "InvokeTheTrackingFunction" not in _statements(_by_name(resources)["scorer-policy"])
+
+
+def test_the_tracking_function_runs_the_bundled_handler_with_its_client(tmp_path: Path) -> None:
+    resources, _ = record(lambda: TrainingPipeline("scorer", _args(tmp_path, **TRACKING)))
+    by_name = _by_name(resources)
+    function = by_name["scorer-tracking-function"].inputs
+    assert function["name"] == "demo-dev-scorer-mlflow"
+    assert function["handler"] == layout.TRACKING_HANDLER == "tracking_lambda.log_training_run"
+    assert function["runtime"] == "python3.12"
+    assert function["role"] == f"arn:aws:iam::{ACCOUNT}:role/demo-dev-scorer-mlflow"
+    archive = function["code"].assets
+    assert sorted(archive) == sorted([layout.TRACKING_LAMBDA_SCRIPT, layout.MLFLOW_CLIENT_SCRIPT])
+    assert all(Path(asset.path) == STEPS / name for name, asset in archive.items())
+    assert "environment" not in function  # nothing to encrypt
+    logs = by_name["scorer-tracking-logs"].inputs
+    assert function["loggingConfig"] == {"logFormat": "JSON", "logGroup": logs["name"]}
+    assert logs["name"] == "/aws/lambda/demo-dev-scorer-mlflow"
+    assert by_name["scorer-tracking-policy"].urn in by_name["scorer-tracking-function"].dependencies
+    for name in ("scorer-tracking-function", "scorer-tracking-logs", "scorer-tracking-role"):
+        assert by_name[name].inputs["tags"] == {"owner": "ml@example.com"}, name
+    (trust,) = json.loads(by_name["scorer-tracking-role"].inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_the_tracking_role_logs_to_that_server_reads_the_runs_and_writes_its_logs(tmp_path: Path) -> None:
+    resources, _ = record(lambda: TrainingPipeline("scorer", _args(tmp_path, **TRACKING)))
+    by_name = _by_name(resources)
+    statements = _statements(by_name["scorer-tracking-policy"])
+    assert statements["LogToTheTrackingServer"]["Action"] == [
+        "sagemaker-mlflow:GetExperimentByName",
+        "sagemaker-mlflow:CreateExperiment",
+        "sagemaker-mlflow:CreateRun",
+        "sagemaker-mlflow:LogBatch",
+        "sagemaker-mlflow:UpdateRun",
+    ]
+    assert statements["LogToTheTrackingServer"]["Resource"] == SERVER
+    assert statements["FindTheTrackingServer"]["Action"] == "sagemaker:DescribeMlflowTrackingServer"
+    assert statements["FindTheTrackingServer"]["Resource"] == SERVER
+    assert statements["ReadTheEvaluation"]["Action"] == "s3:GetObject"
+    assert statements["ReadTheEvaluation"]["Resource"] == "arn:aws:s3:::demo-dev-artifacts/pipelines/scorer/runs/*"
+    assert statements["DecryptTheEvaluation"]["Resource"] == KEY
+    assert statements["DecryptTheEvaluation"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+    assert statements["WriteOwnLogs"]["Resource"].endswith(":log-group:/aws/lambda/demo-dev-scorer-mlflow:*")
+    assert set(statements) == {
+        "LogToTheTrackingServer",
+        "FindTheTrackingServer",
+        "ReadTheEvaluation",
+        "DecryptTheEvaluation",
+        "WriteOwnLogs",
+    }
+    # The pipeline's role invokes exactly that function.
+    invoke = _statements(by_name["scorer-policy"])["InvokeTheTrackingFunction"]
+    assert (invoke["Action"], invoke["Resource"]) == (
+        "lambda:InvokeFunction",
+        f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:demo-dev-scorer-mlflow",
+    )
+
+
+@pytest.mark.parametrize("missing", ["tracking_function_name", "tracking_lambda_script", "tracking_read_prefix"])
+def test_a_tracking_server_needs_the_function_details(tmp_path: Path, missing: str) -> None:
+    with pytest.raises(ValueError, match="a tracking server needs"):
+        record(lambda: TrainingPipeline("scorer", _args(tmp_path, **{**TRACKING, missing: None})))

@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +25,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
-from mlstack.pipelines.steps import monitor, monitor_lambda
+from mlstack.pipelines.steps import mlflow_rest, monitor, monitor_lambda
 
 BUCKET = "mlstack-artifacts"
 CAPTURE = "data-capture/fraud/fraud-endpoint/"
@@ -338,20 +339,31 @@ class TrackingServer(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def tracking_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[dict[str, Any]], type[TrackingServer]]]:
+@contextmanager
+def local_tracking_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[list[dict[str, Any]], type[TrackingServer]]]:
     """A local HTTP server standing in for the real SageMaker MLflow service (moto has no MLflow API);
-    the handler's TrackingServerUrl lookup is patched to point at it."""
+    the client's TrackingServerUrl lookup is patched to point at it. Shared with the training
+    pipeline's MLflow step tests (the same client, mlflow_rest.py)."""
     handler = type("Handler", (TrackingServer,), {"requests": [], "fail": ""})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
-    monkeypatch.setattr(monitor_lambda, "tracking_server_url", lambda arn: f"http://{host}:{port}")
-    yield handler.requests, handler
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    monkeypatch.setattr(mlflow_rest, "tracking_server_url", lambda arn: f"http://{host}:{port}")
+    try:
+        yield handler.requests, handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def tracking_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[dict[str, Any]], type[TrackingServer]]]:
+    with local_tracking_server(monkeypatch) as served:
+        yield served
 
 
 def check_signature(request: dict[str, Any]) -> None:
@@ -443,7 +455,7 @@ def test_an_unreachable_tracking_server_is_reported(s3: Any, monkeypatch: pytest
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr(monitor_lambda, "tracking_server_url", lambda arn: f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(mlflow_rest, "tracking_server_url", lambda arn: f"http://127.0.0.1:{port}")
     put(s3, "m/metrics.json", json.dumps(datums(2)))
     result = monitor_lambda.publish_metrics(publish_event("m/metrics.json", ARN), None)
     assert result["published"] == 2 and result["mlflow"].startswith("error: GET experiments/get-by-name: ")
@@ -459,13 +471,13 @@ def test_the_tracking_server_url_comes_from_describe_mlflow_tracking_server(monk
     )
     regions: list[str] = []
 
-    def fake_client(service: str, region_name: str) -> Any:
+    def fake_client(service: str, region_name: str, **options: Any) -> Any:
         regions.append(region_name)
         return client
 
-    monkeypatch.setattr(monitor_lambda.boto3, "client", fake_client)
+    monkeypatch.setattr(mlflow_rest.boto3, "client", fake_client)
     with stubber:
-        assert monitor_lambda.tracking_server_url(ARN) == url.rstrip("/")
+        assert mlflow_rest.tracking_server_url(ARN) == url.rstrip("/")
     assert regions == ["eu-west-1"]
-    with pytest.raises(monitor_lambda.MlflowError, match="not a SageMaker MLflow tracking server ARN"):
-        monitor_lambda.tracking_server_region("arn:aws:s3:::bucket")
+    with pytest.raises(mlflow_rest.MlflowError, match="not a SageMaker MLflow tracking server ARN"):
+        mlflow_rest.tracking_server_region("arn:aws:s3:::bucket")

@@ -112,7 +112,21 @@ EXAMPLES: dict[str, TrainingPipelineInputs] = {
         ),
     ),
 }
-FRAUD, DEMAND = EXAMPLES
+# The fraud example in prod, where the project has an MLflow tracking server: a Lambda step logs
+# each execution, and the registered version records the run.
+TRACKING_SERVER = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:mlflow-tracking-server/mlstack-prod-mlflow"
+TRACKING_FUNCTION = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:mlstack-prod-fraud-detector-mlflow"
+EXAMPLES["xgboost-fraud-mlflow"] = dataclasses.replace(
+    EXAMPLES["xgboost-fraud-feature-group-spot"],
+    pipeline_name="mlstack-prod-fraud-detector-training",
+    role_arn=f"arn:aws:iam::{ACCOUNT}:role/mlstack-prod-fraud-detector-pipeline",
+    bucket=f"mlstack-prod-artifacts-{ACCOUNT}",
+    model_package_group_name="mlstack-prod-fraud-detector",
+    tags={"mlstack:environment": "prod", "mlstack:project": "payments"},
+    tracking_server_arn=TRACKING_SERVER,
+    tracking_function_arn=TRACKING_FUNCTION,
+)
+FRAUD, DEMAND, TRACKED = EXAMPLES
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -231,11 +245,13 @@ def test_matches_golden(built: dict[str, Any], name: str) -> None:
 
 # --- what the definition says ----------------------------------------------------------
 def test_steps_and_branches(example: tuple[TrainingPipelineInputs, dict[str, Any]]) -> None:
-    _, document = example
+    inputs, document = example
+    tracking = [STEP_NAMES["track"]] if inputs.tracking_server_arn else []
     assert [step["Name"] for step in document["Steps"]] == [
         STEP_NAMES["preprocess"],
         STEP_NAMES["train"],
         STEP_NAMES["evaluate"],
+        *tracking,
         STEP_NAMES["gate"],
     ]
     gate = steps_by_name(document)[STEP_NAMES["gate"]]["Arguments"]
@@ -510,13 +526,81 @@ def test_the_registered_version_links_its_lineage(example: tuple[TrainingPipelin
     steps = steps_by_name(document)
     training_image = steps[STEP_NAMES["train"]]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     lineage_dir = {"Get": f"Steps.{STEP_NAMES['preprocess']}.ProcessingOutputConfig.Outputs['lineage'].S3Output.S3Uri"}
+    tracking = {}
+    if inputs.tracking_server_arn:  # the tracking step's answer: registering waits for it
+        tracking["mlstack:mlflow-run-id"] = {"Get": f"Steps.{STEP_NAMES['track']}.OutputParameters['run_id']"}
     assert steps[STEP_NAMES["register"]]["Arguments"]["CustomerMetadataProperties"] == {
         # A property of the preprocessing step: registering depends on the lineage being written.
         "mlstack:lineage": {"Std:Join": {"On": "/", "Values": [lineage_dir, "lineage.json"]}},
         "mlstack:pipeline-execution-arn": {"Get": "Execution.PipelineExecutionArn"},
         "mlstack:code-sha256": layout.code_sha256(inputs.script_sha256),
         "mlstack:training-image": training_image,
+        **tracking,
     }
+
+
+# --- MLflow ------------------------------------------------------------------------------------
+def test_mlflow_is_a_lambda_step_only_with_a_tracking_server(built: dict[str, Any]) -> None:
+    for name in (FRAUD, DEMAND):
+        document = json.loads(built["definitions"][name])
+        assert {step["Type"] for step in steps_by_name(document).values()} >= {"Processing", "Training"}
+        assert "Lambda" not in {step["Type"] for step in steps_by_name(document).values()}
+        text = built["definitions"][name]
+        assert "mlflow-tracking-server" not in text and layout.METADATA_MLFLOW_RUN_ID not in text
+        assert document["MlflowConfig"] is None  # nor SageMaker's own pipeline-level MLflow integration
+    tracked = steps_by_name(json.loads(built["definitions"][TRACKED]))
+    assert [name for name, step in tracked.items() if step["Type"] == "Lambda"] == [STEP_NAMES["track"]]
+
+
+def test_the_tracking_step_gets_the_evaluation_hyperparameters_model_and_execution(built: dict[str, Any]) -> None:
+    inputs = EXAMPLES[TRACKED]
+    step = steps_by_name(json.loads(built["definitions"][TRACKED]))[STEP_NAMES["track"]]
+    assert step["FunctionArn"] == TRACKING_FUNCTION
+    assert step["OutputParameters"] == [{"OutputName": "run_id", "OutputType": "String"}]
+    evaluation_dir = {
+        "Get": f"Steps.{STEP_NAMES['evaluate']}.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
+    }
+    arguments = step["Arguments"]
+    assert {name: value for name, value in arguments.items() if name not in ("Hyperparameters", "Tags")} == {
+        "TrackingServerArn": TRACKING_SERVER,
+        "ExperimentName": inputs.pipeline_name,  # one experiment per project, environment and model
+        "RunName": {"Get": "Execution.PipelineExecutionId"},
+        # Properties: the step runs after Train and Evaluate, and only then.
+        "EvaluationS3Uri": {"Std:Join": {"On": "/", "Values": [evaluation_dir, "evaluation.json"]}},
+        "ModelArtifactS3Uri": {"Get": f"Steps.{STEP_NAMES['train']}.ModelArtifacts.S3ModelArtifacts"},
+        "PipelineExecutionArn": {"Get": "Execution.PipelineExecutionArn"},
+    }
+    assert json.loads(arguments["Hyperparameters"]) == {**inputs.hyperparameters, "problem-type": inputs.problem_type}
+    assert json.loads(arguments["Tags"]) == {
+        "mlstack.code_sha256": layout.code_sha256(SCRIPTS),
+        "mlstack.framework": "xgboost 1.7-1",
+        "mlstack.model_package_group": inputs.model_package_group_name,
+    }
+
+
+def test_the_gate_does_not_wait_for_mlflow(built: dict[str, Any]) -> None:
+    """The gate reads evaluation.json only; a rejected model is logged too (the step is outside the gate)."""
+    document = json.loads(built["definitions"][TRACKED])
+    gate = next(step for step in document["Steps"] if step["Name"] == STEP_NAMES["gate"])
+    assert STEP_NAMES["track"] not in json.dumps(gate["Arguments"]["Conditions"])
+    assert "DependsOn" not in gate
+    register = steps_by_name(document)[STEP_NAMES["register"]]
+    references = [value for value in leaves(register).values() if isinstance(value, str) and "LogToMlflow" in value]
+    assert references == ["Steps.LogToMlflow.OutputParameters['run_id']"]  # the metadata, nothing else
+
+
+def test_mlflow_adds_the_step_and_the_run_id_and_nothing_else(built: dict[str, Any]) -> None:
+    inputs = EXAMPLES[TRACKED]
+    with recorded_network() as attempts:
+        untracked = json.loads(
+            build_definition(dataclasses.replace(inputs, tracking_server_arn=None, tracking_function_arn=None))
+        )
+    assert attempts == []
+    tracked = json.loads(built["definitions"][TRACKED])
+    tracked["Steps"] = [step for step in tracked["Steps"] if step["Name"] != STEP_NAMES["track"]]
+    register = steps_by_name(tracked)[STEP_NAMES["register"]]["Arguments"]
+    del register["CustomerMetadataProperties"][layout.METADATA_MLFLOW_RUN_ID]
+    assert tracked == untracked
 
 
 def test_code_sha256_is_sha256sum_of_the_sorted_scripts() -> None:
@@ -712,6 +796,10 @@ def test_offline_session_sets_aside_and_restores_the_callers_aws_environment(mon
         ({"script_sha256": {"train.py": "0" * 64}}, "every step script and the entry point"),
         ({"script_sha256": {**SCRIPTS, "train.py": "not-hex"}}, "sha256 hex digests"),
         ({"entry_point": "custom.py"}, "every step script and the entry point"),
+        ({"tracking_server_arn": TRACKING_SERVER}, "go together"),
+        ({"tracking_function_arn": TRACKING_FUNCTION}, "go together"),
+        ({"tracking_server_arn": "arn:aws:s3:::b", "tracking_function_arn": TRACKING_FUNCTION}, "tracking server"),
+        ({"tracking_server_arn": TRACKING_SERVER, "tracking_function_arn": "fn"}, "Lambda function ARN"),
     ],
 )
 def test_inconsistent_inputs_are_refused(changes: dict[str, Any], message: str) -> None:

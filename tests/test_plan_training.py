@@ -154,3 +154,44 @@ def test_plan_reuses_cached_definitions_without_importing_the_sdk() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, env=dict(os.environ)
     )
     assert result.stdout.strip() == "False"
+
+
+# --- MLflow: prod has a tracking server, dev and staging do not ---------------------------------
+@pytest.mark.parametrize("environment", ["dev", "staging"])
+def test_without_mlflow_no_tracking_step_function_or_role(plans, environment: str) -> None:
+    plan = plans(environment)
+    assert not [r for r in plan.resources if r.name.endswith(("-training-tracking-function", "-tracking-role"))]
+    for model in ("fraud-detector", "merchant-risk"):
+        steps = _steps(_definition(plan, model))
+        assert "LogToMlflow" not in steps
+        assert layout.METADATA_MLFLOW_RUN_ID not in steps["RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+        policy = json.loads(plan.get(f"{model}-training-policy").inputs["policy"])
+        assert "InvokeTheTrackingFunction" not in {s["Sid"] for s in policy["Statement"]}
+
+
+@pytest.mark.parametrize("model", ["fraud-detector", "merchant-risk"])
+def test_prod_logs_each_execution_to_its_tracking_server(plans, model: str) -> None:
+    plan = plans("prod")
+    # The wiring computes the server's ARN from its name: the server the plan creates.
+    assert plan.get("mlflow-server").inputs["trackingServerName"] == "card-fraud-prod-mlflow"
+    arn = "arn:aws:sagemaker:eu-west-1:333333333333:mlflow-tracking-server/card-fraud-prod-mlflow"
+    function = plan.get(f"{model}-training-tracking-function").inputs
+    assert function["name"] == f"card-fraud-prod-{model}-mlflow"
+    assert function["handler"] == layout.TRACKING_HANDLER
+    function_arn = f"arn:aws:lambda:eu-west-1:333333333333:function:{function['name']}"
+    steps = _steps(_definition(plan, model))
+    track = steps["LogToMlflow"]
+    assert track["FunctionArn"] == function_arn
+    assert track["Arguments"]["TrackingServerArn"] == arn
+    assert track["Arguments"]["ExperimentName"] == f"card-fraud-prod-{model}-training"
+    metadata = steps["RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata[layout.METADATA_MLFLOW_RUN_ID] == {"Get": "Steps.LogToMlflow.OutputParameters['run_id']"}
+    # The pipeline's role invokes that function; the function's role logs to that server only.
+    pipeline_policy = json.loads(plan.get(f"{model}-training-policy").inputs["policy"])
+    invoke = next(s for s in pipeline_policy["Statement"] if s["Sid"] == "InvokeTheTrackingFunction")
+    assert (invoke["Action"], invoke["Resource"]) == ("lambda:InvokeFunction", function_arn)
+    role_policy = json.loads(plan.get(f"{model}-training-tracking-policy").inputs["policy"])
+    logging = next(s for s in role_policy["Statement"] if s["Sid"] == "LogToTheTrackingServer")
+    assert logging["Resource"] == arn
+    reads = next(s for s in role_policy["Statement"] if s["Sid"] == "ReadTheEvaluation")
+    assert reads["Resource"] == f"arn:aws:s3:::card-fraud-prod-artifacts-333333333333/pipelines/{model}/runs/*"

@@ -32,6 +32,7 @@ from mlstack.pipelines import layout
 from mlstack.pipelines.steps import evaluate, inference, preprocess, train
 
 STEPS = Path(preprocess.__file__).resolve().parent
+OURS = {"pipelines", "mlstack", "components", "policies"}  # what a step script must not import
 ROWS = 400
 FEATURES = ["amount", "velocity_1h", "distance_km", "merchant_risk", "card_present", "channel"]
 DROP = ["--drop-columns", "transaction_id,event_time", "--categorical-columns", "channel"]
@@ -307,8 +308,10 @@ def test_script_defaults_are_the_layout() -> None:
 def test_step_scripts_lists_every_bundled_script() -> None:
     """What the deploying program uploads: every script in pipelines/steps/, the inference code too."""
     bundled = sorted(path.name for path in STEPS.glob("*.py") if path.name != "__init__.py")
-    assert sorted([*layout.STEP_SCRIPTS, *layout.MONITOR_SCRIPTS]) == bundled
+    assert sorted({*layout.STEP_SCRIPTS, *layout.MONITOR_SCRIPTS, *layout.LAMBDA_SCRIPTS}) == bundled
     assert layout.INFERENCE_SCRIPT in layout.STEP_SCRIPTS
+    # Lambda code is packaged with its function, not uploaded for (nor hashed into) the pipeline's jobs.
+    assert not set(layout.LAMBDA_SCRIPTS) & set(layout.STEP_SCRIPTS)
 
 
 def test_train_defaults_are_the_sagemaker_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -326,7 +329,37 @@ def test_scripts_import_no_project_module() -> None:
         tree = ast.parse((STEPS / script).read_text(), feature_version=(3, 8))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "." for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-        assert not {name for name in imported if name.split(".")[0] in {"pipelines", "mlstack", "components", "."}}
+        assert not {name for name in imported if name.split(".")[0] in {*OURS, "."}}
+
+
+def test_lambda_scripts_import_only_their_packaged_sibling() -> None:
+    """Lambda archives hold the handler and mlflow_rest.py, nothing of this project: the only
+    import of ours is that sibling (relative in the package, top-level in the archive)."""
+    for script in layout.LAMBDA_SCRIPTS:
+        tree = ast.parse((STEPS / script).read_text(), feature_version=(3, 8))
+        ours = {
+            (node.module or ".", *(alias.name for alias in node.names))
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in OURS)
+        }
+        ours |= {
+            (alias.name,)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+            if alias.name.split(".")[0] in {*OURS, "mlflow_rest"}
+        }
+        sibling = layout.MLFLOW_CLIENT_SCRIPT.removesuffix(".py")
+        expected = set() if script == layout.MLFLOW_CLIENT_SCRIPT else {(".", sibling), (sibling,)}
+        assert ours == expected, script
+
+
+def test_the_tracking_lambda_agrees_with_the_layout() -> None:
+    from mlstack.pipelines.steps import tracking_lambda
+
+    assert tracking_lambda.NO_RUN == layout.MLFLOW_NO_RUN
+    module, _, handler = layout.TRACKING_HANDLER.partition(".")
+    assert f"{module}.py" == layout.TRACKING_LAMBDA_SCRIPT and callable(getattr(tracking_lambda, handler))
 
 
 def test_preprocess_writes_stratified_label_first_splits(fraud_splits: Path, tmp_path: Path) -> None:
@@ -873,3 +906,12 @@ def test_failures_exit_non_zero_with_the_reason_on_stderr(processes: dict[str, F
     assert "target column 'label' not found; columns are: transaction_id, event_time" in ran["missing target"].stderr
     assert ran["unknown hyperparameter"].returncode == 1
     assert "unknown hyperparameter 'max_dept' for algorithm 'random_forest'" in ran["unknown hyperparameter"].stderr
+
+
+def test_evaluation_predicts_on_one_thread() -> None:
+    """Thread-parallel forests add votes in varying order; the gate's report must be the same bytes every run."""
+    forest = train.build_estimator("random_forest", "BinaryClassification", {"n_estimators": "3"})
+    assert forest.get_params()["model__n_jobs"] == -1  # trained on every core
+    assert evaluate.single_threaded(forest).get_params()["model__n_jobs"] == 1
+    booster = train.build_estimator("hist_gradient_boosting", "Regression", {})
+    assert evaluate.single_threaded(booster) is booster  # nothing to set

@@ -105,6 +105,10 @@ class Names:
         """Prefix of the two monitor functions and their roles (`-prepare`, `-publish` appended)."""
         return fit(f"{self.prefix}-{model}-monitor", LAMBDA_NAME_MAX - len("-prepare"))
 
+    def tracking_function(self, model: str) -> str:
+        """The training pipeline's MLflow step: its Lambda function and that function's role."""
+        return fit(f"{self.prefix}-{model}-mlflow", LAMBDA_NAME_MAX)
+
     def monitor_schedule(self, model: str) -> str:
         return fit(f"{self.prefix}-{model}-monitor", SCHEDULE_NAME_MAX)
 

@@ -42,6 +42,11 @@ def has_drift_alarm(model: ModelSpec) -> bool:
     )
 
 
+def tracking_server(env: EnvironmentSpec, names: Names) -> str | None:
+    """The project's MLflow tracking server, when the environment has one (deterministic ARN)."""
+    return names.mlflow_server_arn() if env.spec.mlflow.enabled else None
+
+
 def pipeline_inputs(
     env: EnvironmentSpec,
     names: Names,
@@ -63,6 +68,8 @@ def pipeline_inputs(
         keys = (group.record_identifier, group.event_time)
         drop = (*keys, *(name for name in drop if name not in keys))
     network = spec.network
+    server = tracking_server(env, names)
+    function = f"arn:aws:lambda:{names.region}:{env.account_id}:function:{names.tracking_function(model.name)}"
     return TrainingPipelineInputs(
         pipeline_name=names.pipeline(model.name),
         model_name=model.name,
@@ -103,6 +110,8 @@ def pipeline_inputs(
         vpc=Vpc(subnet_ids=tuple(network.subnet_ids), security_group_ids=tuple(network.security_group_ids))
         if network
         else None,
+        tracking_server_arn=server,
+        tracking_function_arn=function if server else None,
     )
 
 
@@ -160,9 +169,9 @@ def build_training(
         )
         return cached_definition(inputs)
 
-    code_prefix = layout.code_prefix(names.artifact_bucket(), model.name).removeprefix(
-        f"s3://{names.artifact_bucket()}/"
-    )
+    bucket = names.artifact_bucket()
+    code_prefix = layout.code_prefix(bucket, model.name).removeprefix(f"s3://{bucket}/")
+    server = tracking_server(env, names)
     scripts = uploaded_scripts(model)
     schedule = model.training.schedule
     drift = model.monitoring.retraining.on_drift and has_drift_alarm(model)
@@ -188,6 +197,12 @@ def build_training(
             drift_alarm_name=names.drift_alarm(model.name) if drift else None,
             vpc_subnet_ids=env.spec.subnet_ids,
             vpc_security_group_ids=env.spec.security_group_ids,
+            tracking_server_arn=server,
+            tracking_function_name=names.tracking_function(model.name) if server else None,
+            tracking_lambda_script=STEPS_DIR / layout.TRACKING_LAMBDA_SCRIPT if server else None,
+            tracking_read_prefix=layout.runs_prefix(bucket, model.name).removeprefix(f"s3://{bucket}/")
+            if server
+            else None,
             tags=tags,
         ),
         # The pipeline registers into the group: create the group first.

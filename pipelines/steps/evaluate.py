@@ -79,12 +79,23 @@ def load_model(model_dir: Path) -> tuple[Any, dict[str, Any], Any]:
             with source, open(Path(scratch) / Path(name).name, "wb") as target:
                 shutil.copyfileobj(source, target)
         description = json.loads((Path(scratch) / FEATURES_FILE).read_text())
-        model = joblib.load(Path(scratch) / MODEL_FILE)
+        model = single_threaded(joblib.load(Path(scratch) / MODEL_FILE))
         spec = importlib.util.spec_from_file_location("served_inference", Path(scratch) / Path(INFERENCE_CODE).name)
         assert spec is not None and spec.loader is not None
         inference = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(inference)
     return model, description, inference
+
+
+def single_threaded(model: Any) -> Any:
+    """`model` predicting on one thread: a forest's threads add up tree votes in whatever order
+    they finish, so its scores, and evaluation.json's bytes, could differ from run to run."""
+    get_params = getattr(model, "get_params", None)
+    if get_params is not None:
+        threads = {name: 1 for name in get_params() if name == "n_jobs" or name.endswith("__n_jobs")}
+        if threads:
+            model.set_params(**threads)
+    return model
 
 
 def compute_metrics(problem_type: str, model: Any, features: np.ndarray, target: np.ndarray) -> dict[str, float]:

@@ -1,5 +1,7 @@
 """AWS Lambda handlers around the drift monitor's processing job (python3.12; stdlib + boto3 only).
 
+Their MLflow client is mlflow_rest.py, packaged beside this file (shared with tracking_lambda.py).
+
 prepare_window(event, context)
     Lists the endpoint data capture files of one window by their hour folders and writes
     a SageMaker ManifestFile naming them, the monitor job's capture input. Event:
@@ -28,21 +30,19 @@ Objects are written without SSE arguments: the bucket's default encryption (KMS)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-import re
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+
+try:  # imported as part of the pipelines package (tests, tooling)
+    from . import mlflow_rest
+except ImportError:  # in the Lambda archive, beside this file
+    import mlflow_rest  # type: ignore[no-redef]
 
 log = logging.getLogger("mlstack.monitor")
 log.setLevel(logging.INFO)
@@ -55,10 +55,6 @@ LIST_PAGE_SIZE = 1000  # ListObjectsV2's maximum
 MAX_DATUMS_PER_CALL = 1000
 MAX_REQUEST_BYTES = 800_000
 UNITS = ("None", "Count", "Percent", "Seconds", "Milliseconds", "Bytes", "Count/Second")
-MLFLOW_SERVICE = "sagemaker-mlflow"  # the SigV4 signing name of SageMaker's managed MLflow
-MLFLOW_TIMEOUT = 15
-MLFLOW_BATCH = 1000  # runs/log-batch takes at most 1000 metrics
-_MLFLOW_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 
 class EventError(ValueError):
@@ -237,108 +233,14 @@ def read_metrics(s3: Any, uri: str) -> list[dict[str, Any]]:
     return [_datum(entry, position) for position, entry in enumerate(document, start=1)]
 
 
-# --- MLflow (SageMaker managed tracking server, REST API signed with SigV4) ---------------
-class MlflowError(Exception):
-    """A tracking server request failed."""
-
-
-def tracking_server_region(arn: str) -> str:
-    parts = arn.split(":")
-    if len(parts) < 6 or parts[2] != "sagemaker" or not parts[5].startswith("mlflow-tracking-server/"):
-        raise MlflowError(f"not a SageMaker MLflow tracking server ARN: {arn!r}")
-    return parts[3]
-
-
-def tracking_server_url(arn: str) -> str:
-    """DescribeMlflowTrackingServer -> TrackingServerUrl."""
-    name = arn.split(":", 5)[5].split("/", 1)[1]
-    client = boto3.client("sagemaker", region_name=tracking_server_region(arn))
-    url = client.describe_mlflow_tracking_server(TrackingServerName=name).get("TrackingServerUrl")
-    if not url:
-        raise MlflowError(f"tracking server {name} has no TrackingServerUrl (is it running?)")
-    return url.rstrip("/")
-
-
-class Mlflow:
-    """MLflow's REST API on the tracking server, every request signed with SigV4 for sagemaker-mlflow."""
-
-    def __init__(self, url: str, arn: str, credentials: Any, region: str) -> None:
-        self.url = url.rstrip("/")
-        self.arn = arn
-        self.signer = SigV4Auth(credentials, MLFLOW_SERVICE, region)
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None):
-        url = f"{self.url}/api/2.0/mlflow/{path}"
-        if query:
-            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
-        data = json.dumps(body).encode() if body is not None else b""
-        headers = {
-            "Content-Type": "application/json",
-            "X-Amz-Content-SHA256": hashlib.sha256(data).hexdigest(),
-            # what the sagemaker-mlflow plugin sends to route a request to the tracking server
-            "x-mlflow-sm-tracking-server-arn": self.arn,
-        }
-        request = AWSRequest(method=method, url=url, data=data, headers=headers)
-        self.signer.add_auth(request)
-        prepared = urllib.request.Request(
-            url, data=data if body is not None else None, headers=dict(request.headers.items()), method=method
-        )
-        try:
-            with urllib.request.urlopen(prepared, timeout=MLFLOW_TIMEOUT) as response:
-                text = response.read().decode() or "{}"
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")
-            try:
-                parsed = json.loads(detail)
-                code, message = parsed.get("error_code", ""), parsed.get("message", "")
-            except ValueError:
-                code, message = "", detail[:200]
-            raise MlflowError(f"{method} {path}: HTTP {error.code} {code} {message}".strip()) from None
-        except (urllib.error.URLError, OSError) as error:
-            raise MlflowError(f"{method} {path}: {error}") from None
-        return json.loads(text)
-
-    def experiment_id(self, name: str) -> str:
-        try:
-            found = self.call("GET", "experiments/get-by-name", query={"experiment_name": name})
-            return str(found["experiment"]["experiment_id"])
-        except MlflowError as error:
-            if "RESOURCE_DOES_NOT_EXIST" not in str(error) and "HTTP 404" not in str(error):
-                raise
-        try:
-            return str(self.call("POST", "experiments/create", {"name": name})["experiment_id"])
-        except MlflowError as error:  # created meanwhile by a concurrent run
-            if "RESOURCE_ALREADY_EXISTS" not in str(error):
-                raise
-            found = self.call("GET", "experiments/get-by-name", query={"experiment_name": name})
-            return str(found["experiment"]["experiment_id"])
-
-    def log(self, experiment: str, run_name: str, metrics: list[dict[str, Any]]) -> str:
-        now = int(time.time() * 1000)
-        created = self.call(
-            "POST",
-            "runs/create",
-            {
-                "experiment_id": self.experiment_id(experiment),
-                "run_name": run_name,
-                "start_time": now,
-                "tags": [{"key": "mlflow.runName", "value": run_name}, {"key": "mlstack.source", "value": "monitor"}],
-            },
-        )
-        run_id = created["run"]["info"]["run_id"]
-        for first in range(0, len(metrics), MLFLOW_BATCH):
-            self.call("POST", "runs/log-batch", {"run_id": run_id, "metrics": metrics[first : first + MLFLOW_BATCH]})
-        self.call("POST", "runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": int(time.time() * 1000)})
-        return run_id
-
-
+# --- MLflow (mlflow_rest.py: SageMaker managed tracking server, REST API signed with SigV4) ---
 def mlflow_metrics(datums: list[dict[str, Any]], timestamp: int) -> list[dict[str, Any]]:
     """CloudWatch datums as MLflow metrics: key = MetricName, then the dimension values but the model's
     (FeatureDriftPSI.amount, ModelQuality.auc, MaxFeatureDriftPSI)."""
     metrics = []
     for datum in datums:
         parts = [datum["MetricName"]] + [item["Value"] for item in datum["Dimensions"] if item["Name"] != "Model"]
-        key = _MLFLOW_KEY.sub("_", ".".join(parts))
+        key = mlflow_rest.key(".".join(parts))
         metrics.append({"key": key, "value": datum["Value"], "timestamp": timestamp, "step": 0})
     return metrics
 
@@ -356,12 +258,13 @@ def publish_metrics(event: dict[str, Any], context: Any = None) -> dict[str, Any
     arn = str(event.get("TrackingServerArn") or "").strip()
     if arn:
         try:
-            client = Mlflow(
-                tracking_server_url(arn), arn, boto3.Session().get_credentials(), tracking_server_region(arn)
-            )
-            run_name = str(_field(event, "RunName"))
+            client = mlflow_rest.connect(arn)
+            metrics = mlflow_metrics(datums, mlflow_rest.now_ms())
             run_id = client.log(
-                str(_field(event, "Experiment")), run_name, mlflow_metrics(datums, int(time.time() * 1000))
+                str(_field(event, "Experiment")),
+                str(_field(event, "RunName")),
+                metrics=metrics,
+                tags={"mlstack.source": "monitor"},
             )
         except Exception as error:  # MLflow is a convenience: CloudWatch has the numbers already
             log.exception("MLflow logging failed")
