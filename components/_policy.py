@@ -113,6 +113,16 @@ def vpc_access_statements(
     ]
 
 
+def write_own_logs(log_group_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """What a Lambda function needs to log: streams of its own log group, nothing else."""
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": pulumi.Output.concat(log_group_arn, ":*"),
+    }
+
+
 def service_trust(services: str | Sequence[str], account_id: pulumi.Input[str]) -> pulumi.Output[str]:
     """Trust policy letting AWS services assume a role, only on behalf of our account (confused deputy)."""
     principal = services if isinstance(services, str) else sorted(services)

@@ -28,7 +28,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, sagemaker_job_statements, service_trust, vpc_access_statements
+from ._policy import (
+    child,
+    document,
+    sagemaker_job_statements,
+    service_trust,
+    vpc_access_statements,
+    write_own_logs,
+)
 
 # Minutes past the hour: data capture flushes the previous hour's files first.
 SCHEDULES = {
@@ -296,20 +303,7 @@ class DriftMonitor(pulumi.ComponentResource):
             opts=child(self),
         )
         function_role = self._role(f"{name}-{role}-role", function_name, "lambda.amazonaws.com")
-        logs = pulumi.Output.concat(log_group.arn, ":*")
-        policy = self._policy(
-            f"{name}-{role}-policy",
-            function_role,
-            [
-                *statements,
-                {
-                    "Sid": "WriteOwnLogs",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": logs,
-                },
-            ],
-        )
+        policy = self._policy(f"{name}-{role}-policy", function_role, [*statements, write_own_logs(log_group.arn)])
         function = aws.lambda_.Function(
             f"{name}-{role}-function",
             name=function_name,

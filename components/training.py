@@ -24,7 +24,14 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, sagemaker_job_statements, service_trust, vpc_access_statements
+from ._policy import (
+    child,
+    document,
+    sagemaker_job_statements,
+    service_trust,
+    vpc_access_statements,
+    write_own_logs,
+)
 
 LAMBDA_RUNTIME = "python3.12"
 TRACKING_HANDLER = "log_training_run"  # in tracking_lambda_script
@@ -264,12 +271,7 @@ class TrainingPipeline(pulumi.ComponentResource):
                 "Resource": args.kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}},
             },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group.arn, ":*"),
-            },
+            write_own_logs(log_group.arn),
         ]
         policy = aws.iam.RolePolicy(
             f"{name}-tracking-policy", role=role.name, policy=document(*statements), opts=child(self)
