@@ -161,11 +161,18 @@ def plan(
         bool,
         typer.Option("--check", help="With --json: include the governance check of the plan (as mlstack diff uses)."),
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Stay running: re-plan when the spec, lock or stack files change (Ctrl-C ends)."),
+    ] = False,
 ) -> None:
     """Run the Pulumi program for a stack offline (mocks, no cloud) and show what it creates."""
     from mlstack.plan.render import plan_view
     from mlstack.plan.synth import synthesize
 
+    if watch:
+        _watch(environment, spec, project, registry_snapshot)
+        return
     result = synthesize(environment, spec=spec, project=project_for(project), registry_snapshot=registry_snapshot)
     if json_output:
         from mlstack.plan.check import check_plan
@@ -177,6 +184,30 @@ def plan(
             sys.stdout.write(text)
         return
     out.print(plan_view(result))
+
+
+def _watch(environment: str, spec: Path | None, project: Path | None, snapshot: Path | None) -> None:
+    from mlstack.plan.render import plan_view
+    from mlstack.plan.synth import synthesize
+    from mlstack.plan.watch import Watch, project_files
+
+    def plan_once():  # type: ignore[no-untyped-def]
+        # The project is found again each time: a stack file's config may have changed.
+        return synthesize(environment, spec=spec, project=project_for(project), registry_snapshot=snapshot)
+
+    def files() -> list[Path]:
+        try:
+            return project_files(project_for(project).stack(environment), spec, snapshot)
+        except SpecError:  # a broken Pulumi.yaml or stack file: keep watching what we watched
+            return list(watcher.stamps)
+
+    watcher = Watch(plan_once, files, lambda text: out.print(text, highlight=False))
+    first = plan_once()  # a bad spec at the start is an error, as for a plain plan
+    out.print(plan_view(first))
+    watcher.previous = first
+    watcher.changed()
+    out.print(f"[dim]watching {', '.join(p.name for p in watcher.stamps)} (Ctrl-C to stop)[/]")
+    watcher.run()
 
 
 @app.command()

@@ -260,8 +260,8 @@ def markdown(diff: Diff, provenance: Provenance, *, allow_stateful_changes: bool
     return text[: limit - 200] + "\n\n_… cut to fit a PR comment: run `mlstack diff` locally for the rest._\n"
 
 
-def terminal(diff: Diff, provenance: Provenance, *, allow_stateful_changes: bool = False) -> str:
-    """A plain-text view for a terminal (rich markup)."""
+def terminal(diff: Diff, provenance: Provenance | None, *, allow_stateful_changes: bool = False) -> str:
+    """A plain-text view for a terminal (rich markup); `provenance` None for a watch's re-plan."""
     lines = [f"[bold]{diff.project}[/] stack [bold]{diff.stack}[/]: {diff.headline}"]
     for line in _banner(diff, allow_stateful_changes):
         if line.startswith("> [!"):
@@ -283,5 +283,6 @@ def terminal(diff: Diff, provenance: Provenance, *, allow_stateful_changes: bool
     lines += facts
     if not diff.changed:
         lines.append("no changes")
-    lines.append(f"[dim]{provenance.line(diff)}[/]")
+    if provenance is not None:
+        lines.append(f"[dim]{provenance.line(diff)}[/]")
     return "\n".join(lines)
