@@ -179,8 +179,48 @@ def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
         defaults["AWS_DEFAULT_REGION"] = region
     with _scoped_environ(_OFFLINE_ENVIRON, defaults):
         _import_sdk()
-        with _default_boto_session(_boto_session(region)), _telemetry_disabled(), _quiet_sdk():
+        with (
+            _default_boto_session(_boto_session(region)),
+            _shared_botocore_loader(),
+            _telemetry_disabled(),
+            _quiet_sdk(),
+        ):
             yield _pipeline_session(region, bucket)
+
+
+@functools.cache
+def _botocore_factory() -> Any:
+    """botocore's own loader factory, taken before anything replaces it."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader
+
+
+@functools.cache
+def _loader(search_path: str | None = None) -> Any:
+    return _botocore_factory()(search_path)
+
+
+@contextmanager
+def _shared_botocore_loader() -> Iterator[None]:
+    """Every botocore session made in the block shares one data loader (and its caches).
+
+    The SDK makes new boto3 sessions while composing steps (ProcessingStep's throwaway
+    LocalSession calls boto3.Session()); each would parse the service models and the
+    endpoint rules again, and the SDK's image-URI lookups make a loader each time: ~0.2 s of
+    JSON decoding per step, most of a definition's time.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    # botocore.session imported the factory by name; the SDK's image-URI code calls the module's.
+    _botocore_factory()
+    originals = botocore.session.create_loader, botocore.loaders.create_loader
+    botocore.session.create_loader = botocore.loaders.create_loader = _loader  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        botocore.session.create_loader, botocore.loaders.create_loader = originals
 
 
 @functools.cache

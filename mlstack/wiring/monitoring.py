@@ -38,7 +38,7 @@ from mlstack.pipelines.inputs import Vpc
 from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
 from mlstack.spec.naming import Names, fit
-from mlstack.wiring.pipeline_cache import cached_definition
+from mlstack.wiring.pipeline_cache import definition_soon
 from mlstack.wiring.serving import ROLLBACK_ALARMS, ServingChoice
 from mlstack.wiring.training import has_drift_alarm
 
@@ -403,7 +403,7 @@ def build_drift_monitor(
         vpc=Vpc(subnet_ids=network.subnet_ids, security_group_ids=network.security_group_ids) if network else None,
         tags=tags,
     )
-    definition = foundation.key.arn.apply(lambda key: cached_definition(replace(placeholder, kms_key_arn=key)))
+    definition = foundation.key.arn.apply(lambda key: definition_soon(replace(placeholder, kms_key_arn=key)))
     return DriftMonitor(
         f"{model.name}-drift-monitor",
         DriftMonitorArgs(

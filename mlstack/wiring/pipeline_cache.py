@@ -8,12 +8,22 @@ when something the definition depends on changed.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import dataclasses
 import hashlib
 import json
 import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 
 from mlstack import shared_package_dir
 from mlstack.pipelines.inputs import TrainingPipelineInputs
@@ -41,30 +51,116 @@ def cache_key(inputs: TrainingPipelineInputs | MonitorPipelineInputs) -> str:
     return hashlib.sha256(f"{_code_and_sdk_fingerprint()}\n{body}".encode()).hexdigest()
 
 
-def cached_definition(inputs: TrainingPipelineInputs | MonitorPipelineInputs) -> str:
-    """The builder's definition for `inputs`, from the cache when nothing it depends on changed.
+Inputs = TrainingPipelineInputs | MonitorPipelineInputs
 
-    MLSTACK_NO_CACHE=1 always rebuilds (the result is the same; it is only slower).
-    """
+
+def _cached(inputs: Inputs) -> tuple[Path, str | None]:
     path = cache_dir() / "pipelines" / f"{cache_key(inputs)}.json"
-    if os.environ.get("MLSTACK_NO_CACHE") != "1":
-        try:
-            return path.read_text()
-        except OSError:
-            pass
-    if isinstance(inputs, MonitorPipelineInputs):
-        from mlstack.pipelines.monitor_builder import build_monitor_definition
+    if os.environ.get("MLSTACK_NO_CACHE") == "1":
+        return path, None
+    try:
+        return path, path.read_text()
+    except OSError:
+        return path, None
 
-        definition = build_monitor_definition(inputs)
-    else:
-        from mlstack.pipelines.builder import build_definition
 
-        definition = build_definition(inputs)
+def _store(path: Path, definition: str) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(definition)
         tmp.replace(path)
     except OSError:
         pass  # read-only cache: still correct, just slower next time
     return definition
+
+
+def cached_definition(inputs: Inputs) -> str:
+    """The builder's definition for `inputs`, from the cache when nothing it depends on changed.
+
+    MLSTACK_NO_CACHE=1 always rebuilds (the result is the same; it is only slower).
+    """
+    path, definition = _cached(inputs)
+    return definition if definition is not None else _store(path, build_here(inputs))
+
+
+def definition_soon(inputs: Inputs) -> str | Awaitable[str]:
+    """For an Output.apply callback: the cached definition now, or a cold one built by a worker
+    process while the program goes on, so several cold definitions build on both cores at once."""
+    path, definition = _cached(inputs)
+    if definition is not None:
+        return definition
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_workers().threads, _workers().build, inputs)
+    return _stored_when_done(path, future)
+
+
+async def _stored_when_done(path: Path, future: Awaitable[str]) -> str:
+    return _store(path, await future)
+
+
+class _Workers:
+    """Up to two worker processes, each lent to one build at a time."""
+
+    def __init__(self, count: int) -> None:
+        self.threads = ThreadPoolExecutor(max_workers=count, thread_name_prefix="mlstack-definitions")
+        self.idle: queue.Queue[subprocess.Popen[bytes]] = queue.Queue()
+        self.started: list[subprocess.Popen[bytes]] = []
+        self.count = count
+        self.lock = threading.Lock()
+
+    def _take(self) -> subprocess.Popen[bytes]:
+        with self.lock:
+            if self.idle.empty() and len(self.started) < self.count:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "mlstack.wiring.definition_worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+                self.started.append(worker)
+                return worker
+        return self.idle.get()
+
+    def build(self, inputs: Inputs) -> str:
+        from mlstack.wiring.definition_worker import read_message, write_message
+
+        worker = self._take()
+        assert worker.stdin is not None and worker.stdout is not None
+        try:
+            write_message(worker.stdin, pickle.dumps(inputs))
+            reply = read_message(worker.stdout)
+        except OSError:
+            reply = None
+        if reply is None:  # the worker died: build here instead, correct if slower
+            with self.lock:
+                self.started.remove(worker)
+            return build_here(inputs)
+        self.idle.put(worker)
+        status, _, body = reply.partition(b"\n")
+        if status != b"ok":
+            raise RuntimeError(f"building the pipeline definition failed: {body.decode(errors='replace')}")
+        return body.decode()
+
+    def close(self) -> None:
+        for worker in self.started:
+            if worker.stdin:
+                worker.stdin.close()
+        for worker in self.started:
+            try:
+                worker.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        self.threads.shutdown(wait=False)
+
+
+def build_here(inputs: Inputs) -> str:
+    from mlstack.wiring.definition_worker import build
+
+    return build(inputs)
+
+
+@cache
+def _workers() -> _Workers:
+    workers = _Workers(max(1, min(2, os.cpu_count() or 1)))
+    atexit.register(workers.close)
+    return workers

@@ -21,7 +21,7 @@ from mlstack.pipelines import layout
 from mlstack.pipelines.inputs import TrainingPipelineInputs, Vpc, script_sha256
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
 from mlstack.spec.naming import Names
-from mlstack.wiring.pipeline_cache import cached_definition
+from mlstack.wiring.pipeline_cache import definition_soon
 
 STEPS_DIR = shared_package_dir("pipelines") / "steps"
 
@@ -167,7 +167,7 @@ def build_training(
             kms_key_arn=key_arn,
             feature_group_s3_uris=(uri,) if data.feature_groups else (),
         )
-        return cached_definition(inputs)
+        return definition_soon(inputs)
 
     bucket = names.artifact_bucket()
     code_prefix = layout.code_prefix(bucket, model.name).removeprefix(f"s3://{bucket}/")

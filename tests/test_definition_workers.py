@@ -1,0 +1,44 @@
+"""Cold pipeline definitions build in worker processes, side by side, byte-identical to a build here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from mlstack.wiring import pipeline_cache
+from tests.test_pipeline_definition import EXAMPLES
+
+
+@pytest.fixture
+def cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLSTACK_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_cold_definitions_build_in_workers_and_equal_a_build_here(cold: Path) -> None:
+    inputs = [dataclasses.replace(example, model_name=f"m{n}") for n, example in enumerate(EXAMPLES.values())]
+
+    async def all_soon() -> list[str]:
+        pending = [pipeline_cache.definition_soon(item) for item in inputs]
+        assert all(not isinstance(item, str) for item in pending)  # nothing cached yet: awaitables
+        return list(await asyncio.gather(*pending))  # type: ignore[arg-type]
+
+    built = asyncio.run(all_soon())
+    assert built == [pipeline_cache.build_here(item) for item in inputs]
+    assert pipeline_cache._workers().started  # they ran in worker processes
+    assert [pipeline_cache.definition_soon(item) for item in inputs] == built  # now cached: plain strings
+
+
+def test_a_failed_build_in_a_worker_is_raised_here(cold: Path) -> None:
+    broken = dataclasses.replace(next(iter(EXAMPLES.values())), model_name="bad")
+    object.__setattr__(broken, "framework", "no-such-framework")  # past the inputs' own checks
+
+    async def soon() -> str:
+        return await pipeline_cache.definition_soon(broken)  # type: ignore[misc]
+
+    with pytest.raises(RuntimeError, match="building the pipeline definition failed: "):
+        asyncio.run(soon())
+    assert not list(cold.glob("pipelines/*.json"))  # nothing cached
