@@ -12,6 +12,15 @@ from mlstack.wiring import pipeline_cache
 from tests.test_pipeline_definition import EXAMPLES
 
 
+def run(coroutine: object) -> object:
+    """Run on a loop of its own: asyncio.run() would leave no current loop for Pulumi's later tests."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)  # type: ignore[arg-type]
+    finally:
+        loop.close()
+
+
 @pytest.fixture
 def cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLSTACK_CACHE_DIR", str(tmp_path))
@@ -26,7 +35,7 @@ def test_cold_definitions_build_in_workers_and_equal_a_build_here(cold: Path) ->
         assert all(not isinstance(item, str) for item in pending)  # nothing cached yet: awaitables
         return list(await asyncio.gather(*pending))  # type: ignore[arg-type]
 
-    built = asyncio.run(all_soon())
+    built = run(all_soon())
     assert built == [pipeline_cache.build_here(item) for item in inputs]
     assert pipeline_cache._workers().started  # they ran in worker processes
     assert [pipeline_cache.definition_soon(item) for item in inputs] == built  # now cached: plain strings
@@ -40,5 +49,5 @@ def test_a_failed_build_in_a_worker_is_raised_here(cold: Path) -> None:
         return await pipeline_cache.definition_soon(broken)  # type: ignore[misc]
 
     with pytest.raises(RuntimeError, match="building the pipeline definition failed: "):
-        asyncio.run(soon())
+        run(soon())
     assert not list(cold.glob("pipelines/*.json"))  # nothing cached
