@@ -21,10 +21,11 @@ install: $(STAMP) ## Create .venv from uv.lock (exact versions, dev extras inclu
 
 # uv compiles the installed packages (pyproject's compile-bytecode); mlstack's own code is an
 # editable install, so compile it here: with PYTHONDONTWRITEBYTECODE=1 (this machine, many CI
-# images) Python reads .pyc but never writes it. Up-to-date files are skipped; the pack's venv too.
+# images) Python reads .pyc but never writes it. Up-to-date files are skipped, and so are the pack's
+# venv and the project template (copier would copy a __pycache__ into every new project).
 .PHONY: bytecode
 bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q -j 0 -x '/(venv|\.venv)/' mlstack components pipelines policies
+	@$(BIN)/python -m compileall -q -j 0 -x '/(venv|\.venv|templates)/' mlstack components pipelines policies
 
 .PHONY: plan
 plan: bytecode ## Offline plan of the example project (ENV=dev|staging|prod)

@@ -191,3 +191,19 @@ def test_copier_update_brings_a_later_template_fix_from_the_repository(cli, tmp_
     assert (project / ".gitignore").read_text().endswith(".mypy_cache/\n")
     answers = (project / ".copier-answers.yml").read_text()
     assert f"_commit: v0.1.1\n_src_path: {repository}\n" in answers
+
+
+def test_bytecode_in_the_installed_template_is_not_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip compiles every .py of an installed wheel, the template's too."""
+    import py_compile
+
+    import mlstack.scaffold as scaffolding
+
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template)
+    for source in (template / "template").rglob("*.py"):
+        py_compile.compile(str(source), doraise=True)  # as pip does: __pycache__/*.pyc beside each
+    assert list((template / "template").rglob("*.pyc"))
+    monkeypatch.setattr(scaffolding, "TEMPLATE", template)
+    made = scaffolding.scaffold(tmp_path / "demo", {"project_name": "demo-ml"}, ask=False)
+    assert _files(made) == GENERATED
