@@ -56,6 +56,7 @@ schema: $(STAMP) ## Regenerate schema/mlstack.schema.json from the spec models
 .PHONY: bench
 bench: bytecode ## Print timing figures of validate and plan
 	$(BIN)/python bench/plan_timing.py
+	$(BIN)/python bench/plan_speed.py
 
 .PHONY: lock
 lock: ## Re-resolve uv.lock after changing dependencies in pyproject.toml

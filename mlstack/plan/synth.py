@@ -22,7 +22,7 @@ import runpy
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -425,8 +425,33 @@ def record(
             exported = getattr(settings.get_root_resource(), "outputs", {})
             outputs.update(_sync_await(pulumi.Output.from_input(exported).future()) or {})
 
-        _sync_await(run_pulumi_func(body))
+        with _no_source_positions():
+            _sync_await(run_pulumi_func(body))
         return sorted(monitor.recorded, key=lambda r: r.urn), outputs
 
     # A fresh context: the SDK keeps its settings and root resource in contextvars.
     return contextvars.Context().run(run)
+
+
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """Skip the SDK's per-resource stack capture while recording offline.
+
+    Every resource registration walks the whole Python stack and turns each frame's file into
+    a URI, for the engine's source positions; the mocks drop them. Only the offline recording
+    skips it (`pulumi up` is untouched), and where a later SDK renames the hook, nothing is
+    skipped: the plan is the same, just slower (tests/test_plan_foundation.py checks the hook).
+    """
+    from pulumi.runtime import resource as sdk_resource
+
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    from pulumi.runtime.proto import source_pb2
+
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # an empty trace: no position
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ class SpecDocument:
     base: CommentedMap
     overlays: dict[str, CommentedMap]
     root: CommentedMap
+    resolved: dict[str, EnvironmentSpec] = field(default_factory=dict, compare=False, repr=False)
+    """Environments already validated: a plan reads the spec twice (synthesis, then the program)."""
 
     @property
     def environments(self) -> list[str]:
@@ -60,6 +64,12 @@ class EnvironmentSpec:
         return Problem(self.display or str(self.source), line + 1, column + 1, format_path(parts), message)
 
 
+# Parsed documents by content: parsing and validating are the costly part of reading a spec,
+# and one plan reads it twice (a watch re-reads it on every change of any watched file).
+_DOCUMENTS: OrderedDict[tuple[bytes, str, str], SpecDocument] = OrderedDict()
+_KEPT = 8
+
+
 def read_document(path: Path) -> SpecDocument:
     """Parse the YAML (keeping positions) and split base from overlays."""
     display = display_path(path)
@@ -70,6 +80,18 @@ def read_document(path: Path) -> SpecDocument:
         raise SpecError.single(display, 1, 1, "", "spec file not found") from None
     except OSError as exc:
         raise SpecError.single(display, 1, 1, "", f"cannot read the spec: {exc}") from None
+    key = (hashlib.sha256(data).digest(), display, str(path))
+    if key in _DOCUMENTS:
+        _DOCUMENTS.move_to_end(key)
+        return _DOCUMENTS[key]
+    document = _parse_document(path, display, data)
+    _DOCUMENTS[key] = document
+    if len(_DOCUMENTS) > _KEPT:
+        _DOCUMENTS.popitem(last=False)
+    return document
+
+
+def _parse_document(path: Path, display: str, data: bytes) -> SpecDocument:
     if len(data) > MAX_BYTES:
         raise SpecError.single(
             display, 1, 1, "", f"the spec is larger than {MAX_BYTES // 1024 // 1024} MiB; refusing to read it"
@@ -166,6 +188,8 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
             "environments",
             f"no environment '{environment}' (defined: {known})",
         )
+    if environment in document.resolved:
+        return document.resolved[environment]
     merged = merge(document.base, document.overlays[environment])
     context = {"environment": environment, "tree": merged}
     validated, errors = validate_all(ProjectSpec, to_plain(merged), context)
@@ -177,7 +201,7 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
     settings = spec.settings
     tier: Tier = settings.tier or environment  # type: ignore[assignment]  # checked by the validator
     assert tier in TIERS and settings.account_id is not None  # guaranteed by _environment_rules
-    return EnvironmentSpec(
+    env = EnvironmentSpec(
         name=environment,
         tier=tier,
         account_id=settings.account_id,
@@ -190,6 +214,8 @@ def resolve(document: SpecDocument, environment: str) -> EnvironmentSpec:
         display=document.display,
         tree=merged,
     )
+    document.resolved[environment] = env
+    return env
 
 
 _NAMED_SECTIONS = (("models", "model"), ("feature_groups", "feature group"))
