@@ -22,17 +22,6 @@ from mlstack.components.foundation import Foundation
 from mlstack.components.k8s_monitoring import PrometheusMonitoring, PrometheusMonitoringArgs
 from mlstack.components.k8s_serving import KubernetesServing
 from mlstack.components.monitoring import DataQualityMonitor, DataQualityMonitorArgs
-from mlstack.components.quality_monitoring import (
-    AnalysisConfigLocation,
-    BiasMonitor,
-    BiasMonitorArgs,
-    EndpointInputArgs,
-    ExplainabilityMonitor,
-    ExplainabilityMonitorArgs,
-    FacetArgs,
-    ModelQualityMonitor,
-    ModelQualityMonitorArgs,
-)
 from mlstack.pipelines import layout
 from mlstack.pipelines.inputs import Vpc
 from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
@@ -253,6 +242,20 @@ def build_quality_monitors(
     monitoring = model.monitoring
     if not monitoring.enabled or monitoring.engine != "model-monitor":
         return []
+    # Here, not at the top: these are aws-native resources, and importing pulumi_aws_native
+    # costs ~0.4 s that a plan without Model Monitor should not pay.
+    from mlstack.components.quality_monitoring import (
+        AnalysisConfigLocation,
+        BiasMonitor,
+        BiasMonitorArgs,
+        EndpointInputArgs,
+        ExplainabilityMonitor,
+        ExplainabilityMonitorArgs,
+        FacetArgs,
+        ModelQualityMonitor,
+        ModelQualityMonitorArgs,
+    )
+
     bucket = names.artifact_bucket()
     reports = layout.monitoring_reports_prefix(bucket, model.name)
     opts = pulumi.ResourceOptions(depends_on=[endpoint.endpoint])
