@@ -155,6 +155,15 @@ def _quiet_sdk() -> Iterator[None]:
         sdk_logger.setLevel(level)
 
 
+def warm_up() -> None:
+    """Import the SDK the way a build does, ahead of the first build (a waiting worker does this)."""
+    defaults = {"SAGEMAKER_VALIDATE_ROLE": "false"}
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        defaults["AWS_DEFAULT_REGION"] = "us-east-1"  # any: only imports happen here
+    with _scoped_environ(_OFFLINE_ENVIRON, defaults):
+        _import_sdk()
+
+
 @contextmanager
 def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
     """A PipelineSession that composes pipeline definitions with no network and no credentials.

@@ -51,3 +51,11 @@ def test_a_failed_build_in_a_worker_is_raised_here(cold: Path) -> None:
     with pytest.raises(RuntimeError, match="building the pipeline definition failed: "):
         run(soon())
     assert not list(cold.glob("pipelines/*.json"))  # nothing cached
+
+
+def test_prewarm_starts_a_worker_that_waits_for_work() -> None:
+    workers = pipeline_cache._workers()
+    before = len(workers.started)
+    pipeline_cache.prewarm()
+    assert len(workers.started) >= min(before + 1, workers.count)
+    assert workers.idle.qsize() >= 1  # lent back at once: the next build takes it

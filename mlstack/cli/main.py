@@ -206,6 +206,9 @@ def _watch(environment: str, spec: Path | None, project: Path | None, snapshot: 
     out.print(plan_view(first))
     watcher.previous = first
     watcher.changed()
+    from mlstack.wiring.pipeline_cache import prewarm
+
+    prewarm()  # a pipeline change then re-plans in under a second, not after the SDK's import
     out.print(f"[dim]watching {', '.join(p.name for p in watcher.stamps)} (Ctrl-C to stop)[/]")
     watcher.run()
 

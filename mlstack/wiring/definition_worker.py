@@ -44,6 +44,9 @@ def build(inputs: object) -> str:
 def main() -> None:
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing the builder prints may corrupt the replies
+    from mlstack.pipelines.builder import warm_up
+
+    warm_up()  # the SDK's import (~2 s) happens before the first request arrives
     while (request := read_message(requests)) is not None:
         try:
             reply = b"ok\n" + build(pickle.loads(request)).encode()

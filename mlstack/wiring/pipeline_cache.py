@@ -159,6 +159,13 @@ def build_here(inputs: Inputs) -> str:
     return build(inputs)
 
 
+def prewarm() -> None:
+    """Start a worker now, so the next cold definition does not wait for the SDK's import
+    (`plan --watch`: the first edit that changes a pipeline)."""
+    workers = _workers()
+    workers.idle.put(workers._take())
+
+
 @cache
 def _workers() -> _Workers:
     workers = _Workers(max(1, min(2, os.cpu_count() or 1)))
