@@ -253,3 +253,26 @@ def test_cli_bad_input_exits_2(repository: Path, tmp_path: Path) -> None:
     unknown = _diff(repository, "perf")
     assert unknown.returncode == 2 and "has no stack 'perf'" in unknown.stderr
     assert "Traceback" not in bad_ref.stderr + bad_file.stderr + unknown.stderr
+
+
+def test_a_changed_json_document_shows_the_changes_inside_it() -> None:
+    """A pipeline definition (or a policy) is one string input: the reviewer sees where it changed."""
+    from mlstack.plan.diff import compare
+    from mlstack.plan.diff_render import terminal
+
+    def plan(threshold: float) -> dict[str, object]:
+        definition = {"Steps": [{"Name": "QualityGate", "Arguments": {"RightValue": threshold}}], "Version": "2020"}
+        resource = {
+            "urn": "urn:pulumi:prod::p::aws:sagemaker/pipeline:Pipeline::fraud-training-pipeline",
+            "type": "aws:sagemaker/pipeline:Pipeline",
+            "name": "fraud-training-pipeline",
+            "parent": "",
+            "custom": True,
+            "dependencies": [],
+            "inputs": {"pipelineDefinition": json.dumps(definition), "pipelineName": "fraud"},
+            "options": {"aliases": [], "ignore_changes": [], "protect": False, "retain_on_delete": False},
+        }
+        return {"project": "p", "stack": "prod", "resources": [resource], "outputs": {}}
+
+    text = terminal(compare(plan(0.9), plan(0.92)), None)
+    assert "    pipelineDefinition ▸ Steps[0].Arguments.RightValue: 0.9 → 0.92" in text

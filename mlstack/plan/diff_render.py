@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlstack.plan.diff import SYMBOL, Diff, Step, is_secret
+from mlstack.plan.diff import SYMBOL, Change, Diff, Step, is_secret, leaf_changes
 
 LIMIT = 60_000  # pulumi/actions caps a PR comment at 64,000 characters; leave room for the rest
 _SHORT = 80
@@ -65,6 +65,28 @@ def short_pair(old: Any, new: Any, width: int = _SHORT) -> tuple[str, str]:
             start = same - width // 4
             return short(f"…{old[start:]}", width), short(f"…{new[start:]}", width)
     return short(old, width), short(new, width)
+
+
+def _json(value: Any) -> Any:
+    if not isinstance(value, str) or is_secret(value) or not value.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
+def expanded(change: Change) -> list[Change]:
+    """A change of a JSON document held in a string (a pipeline definition, a policy) as the
+    changes inside it, `path` naming the input then the place in the document; else itself."""
+    old, new = _json(change.old), _json(change.new)
+    if old is None or new is None:
+        return [change]
+    inner = leaf_changes(old, new)
+    if not inner:
+        return [change]
+    return [Change(f"{change.path} ▸ {path}", before, after, change.kind) for path, before, after, _ in inner]
 
 
 def _masked(value: Any) -> Any:
@@ -195,7 +217,7 @@ def _details(diff: Diff) -> list[str]:
             "| path | base | head |",
             "| --- | --- | --- |",
         ]
-        for change in step.changes:
+        for change in (inner for outer in step.changes for inner in expanded(outer)):
             flag = " **(replaces)**" if change.kind.endswith("-replace") else ""
             before, after = short_pair(change.old, change.new)
             lines.append(f"| {_code(change.path)}{flag} | {_code(before)} | {_code(after)} |")
@@ -275,10 +297,11 @@ def terminal(diff: Diff, provenance: Provenance | None, *, allow_stateful_change
                 f"[{colour[op]}]{SYMBOL[op]}[/] {step.name} [dim]{_kind(step.type)}[/]"
                 + (f": {reason}" if reason else "")
             )
-            for change in step.changes[:12]:
+            changes = [inner for outer in step.changes for inner in expanded(outer)]
+            for change in changes[:12]:
                 lines.append(f"    {change.path}: {short(change.old, 60)} → {short(change.new, 60)}")
-            if len(step.changes) > 12:
-                lines.append(f"    … {len(step.changes) - 12} more")
+            if len(changes) > 12:
+                lines.append(f"    … {len(changes) - 12} more")
     facts = [line.replace("**", "") for line in _facts(diff) if line and not line.startswith("| ---")]
     lines += facts
     if not diff.changed:
