@@ -59,3 +59,26 @@ def test_prewarm_starts_a_worker_that_waits_for_work() -> None:
     pipeline_cache.prewarm()
     assert len(workers.started) >= min(before + 1, workers.count)
     assert workers.idle.qsize() >= 1  # lent back at once: the next build takes it
+
+
+def test_ctrl_c_leaves_a_worker_quiet_until_its_parent_closes_it() -> None:
+    """Ctrl-C in `plan --watch` reaches the workers too: they must not print tracebacks."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mlstack.wiring.definition_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.5)  # past the signal handler's installation, into the SDK's import or the read
+    worker.send_signal(signal.SIGINT)
+    assert worker.stdin is not None
+    worker.stdin.close()  # what the parent does on exit
+    assert worker.wait(timeout=60) == 0
+    assert worker.stderr is not None
+    err = worker.stderr.read()
+    assert b"Traceback" not in err

@@ -10,6 +10,7 @@ Pickle is safe here: both ends are this package, talking over the worker's own p
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
 from typing import BinaryIO
 
@@ -42,6 +43,9 @@ def build(inputs: object) -> str:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the parent decides (a watch says "stopped"), and
+    # closing our stdin is what ends us. Without this, every worker would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing the builder prints may corrupt the replies
     from mlstack.pipelines.builder import warm_up
