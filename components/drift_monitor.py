@@ -28,13 +28,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ._lambda import python_function
 from ._policy import (
     child,
     document,
     sagemaker_job_statements,
     service_trust,
     vpc_access_statements,
-    write_own_logs,
 )
 
 # Minutes past the hour: data capture flushes the previous hour's files first.
@@ -45,8 +45,6 @@ SCHEDULES = {
     "daily": "cron(15 0 * * ? *)",
 }
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
-LAMBDA_RUNTIME = "python3.12"
-MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"  # imported by monitor_lambda.py, packaged beside it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,38 +292,19 @@ class DriftMonitor(pulumi.ComponentResource):
         self, name: str, role: str, handler: str, statements: list[dict[str, Any]]
     ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy]:
         args = self.args
-        function_name = f"{args.functions_role_prefix}-{role}"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-{role}-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            tags=dict(args.tags),
-            opts=child(self),
-        )
-        function_role = self._role(f"{name}-{role}-role", function_name, "lambda.amazonaws.com")
-        policy = self._policy(f"{name}-{role}-policy", function_role, [*statements, write_own_logs(log_group.arn)])
-        function = aws.lambda_.Function(
-            f"{name}-{role}-function",
-            name=function_name,
+        return python_function(
+            self,
+            f"{name}-{role}",
+            function_name=f"{args.functions_role_prefix}-{role}",
             description=f"{handler} of the drift monitoring of {args.model_name} (mlstack)",
-            runtime=LAMBDA_RUNTIME,
-            handler=f"monitor_lambda.{handler}",
-            role=function_role.arn,
-            code=pulumi.AssetArchive(
-                {
-                    "monitor_lambda.py": pulumi.FileAsset(str(args.lambda_script)),
-                    MLFLOW_CLIENT_SCRIPT: pulumi.FileAsset(str(args.lambda_script.with_name(MLFLOW_CLIENT_SCRIPT))),
-                }
-            ),
-            timeout=300,
-            memory_size=256,
-            # No environment variables (nothing to encrypt with the project key): the code is public
-            # mlstack code, and the events carry only S3 URIs and names.
-            logging_config={"log_format": "JSON", "log_group": log_group.name},
-            tags=dict(args.tags),
-            opts=child(self, depends_on=[policy]),
+            role_description=f"Drift monitoring of {args.model_name} (mlstack)",
+            script=args.lambda_script,
+            handler=handler,
+            statements=statements,
+            account_id=args.account_id,
+            log_retention_days=args.log_retention_days,
+            tags=args.tags,
         )
-        return function, policy
 
     def _schedule(self, name: str, args: DriftMonitorArgs) -> aws.scheduler.Schedule:
         role = self._role(f"{name}-scheduler-role", args.scheduler_role_name, "scheduler.amazonaws.com")

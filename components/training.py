@@ -24,18 +24,16 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from ._lambda import python_function
 from ._policy import (
     child,
     document,
     sagemaker_job_statements,
     service_trust,
     vpc_access_statements,
-    write_own_logs,
 )
 
-LAMBDA_RUNTIME = "python3.12"
 TRACKING_HANDLER = "log_training_run"  # in tracking_lambda_script
-MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"  # the REST client the handler imports, packaged beside it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,21 +221,6 @@ class TrainingPipeline(pulumi.ComponentResource):
                 "a tracking server needs tracking_function_name, tracking_lambda_script, tracking_read_prefix"
             )
         server = args.tracking_server_arn
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-tracking-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            tags=dict(args.tags),
-            opts=child(self),
-        )
-        role = aws.iam.Role(
-            f"{name}-tracking-role",
-            name=function_name,
-            description=f"Logs {args.pipeline_name} executions to MLflow (mlstack)",
-            assume_role_policy=service_trust("lambda.amazonaws.com", args.account_id),
-            tags=dict(args.tags),
-            opts=child(self),
-        )
         statements = [
             {
                 # What mlflow_rest.py calls: find the experiment (or create it), create, fill and end a run.
@@ -271,30 +254,21 @@ class TrainingPipeline(pulumi.ComponentResource):
                 "Resource": args.kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}},
             },
-            write_own_logs(log_group.arn),
         ]
-        policy = aws.iam.RolePolicy(
-            f"{name}-tracking-policy", role=role.name, policy=document(*statements), opts=child(self)
-        )
-        client = script.with_name(MLFLOW_CLIENT_SCRIPT)
-        return aws.lambda_.Function(
-            f"{name}-tracking-function",
-            name=function_name,
+        function, _ = python_function(
+            self,
+            f"{name}-tracking",
+            function_name=function_name,
             description=f"Logs {args.pipeline_name} executions to MLflow (mlstack)",
-            runtime=LAMBDA_RUNTIME,
-            handler=f"{script.stem}.{TRACKING_HANDLER}",
-            role=role.arn,
-            code=pulumi.AssetArchive(
-                {script.name: pulumi.FileAsset(str(script)), client.name: pulumi.FileAsset(str(client))}
-            ),
-            # Above the worst case of its bounded calls: a timed-out step would hold back registration.
-            timeout=300,
-            memory_size=256,
-            # No environment variables (nothing to encrypt): the event carries ARNs, URIs and names.
-            logging_config={"log_format": "JSON", "log_group": log_group.name},
-            tags=dict(args.tags),
-            opts=child(self, depends_on=[policy]),
+            role_description=f"Logs {args.pipeline_name} executions to MLflow (mlstack)",
+            script=script,
+            handler=TRACKING_HANDLER,
+            statements=statements,
+            account_id=args.account_id,
+            log_retention_days=args.log_retention_days,
+            tags=args.tags,
         )
+        return function
 
     def _upload(self, name: str, key: str, path: Path, args: TrainingPipelineArgs) -> aws.s3.BucketObjectv2:
         return aws.s3.BucketObjectv2(
