@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlstack.cli.options import ProjectOption, project_for, stack_spec
+from mlstack.registry.lifecycle import LifecycleError
 from mlstack.registry.versions import APPROVED, REJECTED, snapshot_from_live
 
 models_app = typer.Typer(
@@ -59,7 +60,7 @@ class Context:
             if model.name == name:
                 return model
         known = ", ".join(m.name for m in self.env.spec.models) or "none"
-        raise _Refused(f"no model '{name}' in the spec of {self.env.name} (models: {known})")
+        raise LifecycleError(f"no model '{name}' in the spec of {self.env.name} (models: {known})")
 
     def gate(self, model: Any) -> Any:
         from mlstack.registry.lifecycle import Gate
@@ -74,7 +75,7 @@ class Context:
         who = caller_of(self.client("sts"))
         if who.account != self.env.account_id:
             what = "change" if writing else "read"
-            raise _Refused(
+            raise LifecycleError(
                 f"the credentials are for account {who.account} ({who.arn}), but {self.env.name} is account "
                 f"{self.env.account_id}: not going to {what} its registry with them. Use that account's "
                 "credentials (--profile or the AWS_* variables)"
@@ -97,17 +98,11 @@ def _context(environment: str, spec: Path | None, project: Path | None, profile:
     return Context(env, Names.for_environment(env, stack.region), session)
 
 
-class _Refused(Exception):
-    """What the project or the caller does not allow; printed as one line, exit 2."""
-
-
 def _run(action: Any) -> Any:
     """Run a command body: an expected refusal is one line on stderr and exit 2."""
-    from mlstack.registry.lifecycle import LifecycleError
-
     try:
         return action()
-    except (_Refused, LifecycleError) as error:
+    except LifecycleError as error:
         err.print(f"error: {error}", style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
@@ -296,7 +291,7 @@ def promote(
         from mlstack.registry import lifecycle
 
         if source == target:
-            raise _Refused("--from and --to are the same environment")
+            raise LifecycleError("--from and --to are the same environment")
         source_ctx = _context(source, spec, project, source_profile or profile)
         target_ctx = _context(target, spec, project, profile)
         item = source_ctx.model(model)
@@ -323,7 +318,7 @@ def promote(
                 else f"add {target_ctx.env.account_id} to models[{model}].registry.share_with_accounts in "
                 f"{source}'s spec and deploy {source}"
             )
-            raise _Refused(
+            raise LifecycleError(
                 f"account {target_ctx.env.account_id} may not read {source_group} in account "
                 f"{source_ctx.env.account_id} ({lifecycle.aws_message(error)}): {hint}"
             ) from None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import audit
-from .lifecycle import Version, _is_not_found
+from .lifecycle import Version, is_not_found
 
 
 @dataclass(frozen=True, order=True)
@@ -38,7 +38,7 @@ def from_log_group(logs: Any, log_group: str) -> list[Event] | None:
         pages = logs.get_paginator("filter_log_events").paginate(logGroupName=log_group)
         raw = [event for page in pages for event in page.get("events", [])]
     except Exception as error:
-        if _is_not_found(error):
+        if is_not_found(error):
             return None
         raise
     events = [parsed for event in raw if (parsed := _event(event)) is not None]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import audit
-from .versions import APPROVED, PENDING, REJECTED
+from .versions import APPROVED, PENDING, REJECTED, LiveRegistry
 
 
 class LifecycleError(Exception):
@@ -77,7 +77,7 @@ def aws_message(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def _is_not_found(error: Exception) -> bool:
+def is_not_found(error: Exception) -> bool:
     detail = (getattr(error, "response", None) or {}).get("Error", {})
     text = f"{detail.get('Code', '')} {detail.get('Message', '')}".lower()
     return "notfound" in text.replace(" ", "") or "does not exist" in text or "could not find" in text
@@ -86,12 +86,8 @@ def _is_not_found(error: Exception) -> bool:
 # --- reading ----------------------------------------------------------------------------------
 def summaries(sagemaker: Any, group: str) -> list[dict[str, Any]]:
     """Every version summary of `group`, oldest first (paginated: groups hold hundreds)."""
-    try:
-        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-    except Exception as error:
-        if _is_not_found(error):
-            raise LifecycleError(f"no model package group {group} (has the stack been deployed?)") from None
-        raise
+    if not LiveRegistry(sagemaker).exists(group):  # ListModelPackages of an unknown group is just empty
+        raise LifecycleError(f"no model package group {group} (has the stack been deployed?)")
     pages = sagemaker.get_paginator("list_model_packages").paginate(
         ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Ascending"
     )
@@ -151,7 +147,7 @@ def served_packages(sagemaker: Any, endpoint: str) -> list[str]:
     try:
         config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     except Exception as error:
-        if _is_not_found(error):
+        if is_not_found(error):
             return []
         raise
     config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
