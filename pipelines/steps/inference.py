@@ -223,8 +223,8 @@ def encode_frame(frame: Any, features: list[str], categories: dict[str, list[str
     for name in features:
         column = frame[name]
         if name in categories:
-            codes = {category: float(code) for code, category in enumerate(categories[name])}
-            columns.append([codes.get(category_text(value), math.nan) for value in column.tolist()])  # type: ignore[arg-type]
+            encode = _Encoder(name, categories[name])  # as requests are encoded
+            columns.append([encode(value) for value in column.tolist()])
         else:
             columns.append(column.to_numpy(dtype=np.float64))
     return np.column_stack(columns) if columns else np.zeros((len(frame), 0))
