@@ -5,7 +5,8 @@ Every figure is a fresh interpreter's CPU time (user + system, from getrusage) o
 the median of BENCH_RUNS runs (default 3), with the installed packages' bytecode as
 `uv sync` writes it, and PYTHONDONTWRITEBYTECODE as the environment has it (say which when
 quoting). The import floor is computed from the plan's own resource types: importing pulumi
-and exactly the provider classes the plan registers, nothing of mlstack.
+and exactly the provider classes the plan registers, nothing of mlstack. It is measured the
+way the command runs, with cyclic garbage collection off (`mlstack.cli.commands`).
 """
 
 from __future__ import annotations
@@ -44,19 +45,30 @@ def median(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> tu
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
-def plan_code(environment: str) -> str:
+def command_code(*args: str) -> str:
+    """One `mlstack` command through the console entry point, as a user runs it."""
     return (
-        "import sys\nfrom mlstack.cli.main import main\n"
-        f"sys.argv = ['mlstack', 'plan', {environment!r}, '--json', '-o', '/dev/null']\n"
+        "import sys\nfrom mlstack.cli import main\n"
+        f"sys.argv = ['mlstack', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
     )
 
 
-def resource_types(environment: str, cwd: Path = ROOT) -> list[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "mlstack", "plan", environment, "--json"], cwd=cwd, capture_output=True, check=True
-    ).stdout
-    return sorted({resource["type"] for resource in json.loads(out)["resources"]})
+def plan_code(environment: str) -> str:
+    return command_code("plan", environment, "--json", "-o", "/dev/null")
+
+
+def without_bytecode(scratch: Path) -> dict[str, str]:
+    """An environment where no module has bytecode: Python looks for it only under an empty prefix."""
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(scratch / "no-bytecode")}
+
+
+def resource_types(environment: str, plan_json: Path) -> list[str]:
+    """The plan's resource types; the plan itself is written to `plan_json`."""
+    subprocess.run(
+        [sys.executable, "-m", "mlstack", "plan", environment, "--json", "-o", str(plan_json)], cwd=ROOT, check=True
+    )
+    return sorted({resource["type"] for resource in json.loads(plan_json.read_text())["resources"]})
 
 
 def floor_code(types: list[str]) -> str:
@@ -75,9 +87,27 @@ def floor_code(types: list[str]) -> str:
         else:
             python = module.split("/")[0].replace("-", "_")
             classes.add((f"{base}.{python}_" if python in ("lambda",) else f"{base}.{python}", name))
-    lines = ["import importlib", "import pulumi"]
+    lines = ["import gc", "gc.disable()", "import importlib", "import pulumi"]
     lines += [f"getattr(importlib.import_module({m!r}), {c!r})" for m, c in sorted(classes)]
     return "\n".join(lines)
+
+
+def registration_code(types: list[str], plan_json: Path) -> str:
+    """The import floor, then the plan's own resources (type, name, inputs) registered flat
+    under Pulumi's bare mocks: what any Pulumi program registering them pays."""
+    return floor_code(types) + (
+        "\nimport json\nimport pulumi\nfrom pulumi.runtime import mocks, set_mocks, sync_await, stack\n"
+        "class Echo(pulumi.runtime.Mocks):\n"
+        "    def new_resource(self, args): return args.name, dict(args.inputs)\n"
+        "    def call(self, args): return {}, None\n"
+        "set_mocks(Echo(), project='bench', stack='floor', preview=True)\n"
+        f"resources = json.load(open({str(plan_json)!r}))['resources']\n"
+        "def program():\n"
+        "    for r in resources:\n"
+        "        if r['custom']: pulumi.CustomResource(r['type'], r['urn'], r['inputs'])\n"
+        "        else: pulumi.ComponentResource(r['type'], r['urn'])\n"
+        "sync_await._sync_await(stack.run_pulumi_func(program))"
+    )
 
 
 def copies_project(count: int, into: Path) -> Path:
@@ -123,21 +153,35 @@ def watch_replan() -> float:
 def main() -> None:
     written = os.environ.get("PYTHONDONTWRITEBYTECODE") == "1"
     print(f"{RUNS} runs each; PYTHONDONTWRITEBYTECODE={'1' if written else 'unset'}; installed packages compiled\n")
-    types = resource_types("prod")
-    floor, floor_mib = median(floor_code(types))
-    plan, plan_mib = median(plan_code("prod"))
-    print(f"import floor ({len(types)} resource types of plan prod) : {floor:5.2f} CPU s, {floor_mib:4.0f} MiB")
-    print(f"mlstack plan prod --json                       : {plan:5.2f} CPU s, {plan_mib:4.0f} MiB")
-    print(f"plan / floor                                   : {plan / floor:5.2f}")
     with tempfile.TemporaryDirectory() as scratch:
-        small, large = copies_project(5, Path(scratch) / "m5"), copies_project(49, Path(scratch) / "m49")
-        counts = resources(small), resources(large)  # also warms the definition cache
-        costs = [median(plan_code("dev"), cwd=project) for project in (small, large)]
-        per = (costs[1][0] - costs[0][0]) / (counts[1] - counts[0]) * 1000
-        print(
-            f"plan dev, 5 -> 49+1 models ({counts[0]} -> {counts[1]} resources) : {costs[0][0]:5.2f} -> "
-            f"{costs[1][0]:5.2f} CPU s, {per:4.2f} ms per extra resource, peak {costs[1][1]:4.0f} MiB"
-        )
+        plan_json = Path(scratch) / "prod.json"
+        types = resource_types("prod", plan_json)
+        floor, floor_mib = median(floor_code(types))
+        registered, _ = median(registration_code(types, plan_json))
+        plan, plan_mib = median(plan_code("prod"))
+        count = len(json.loads(plan_json.read_text())["resources"])
+        print(f"import floor ({len(types)} resource types of plan prod) : {floor:5.2f} CPU s, {floor_mib:4.0f} MiB")
+        print(f"  + its {count} resources registered under bare mocks : {registered:5.2f} CPU s")
+        print(f"mlstack plan prod --json                       : {plan:5.2f} CPU s, {plan_mib:4.0f} MiB")
+        print(f"plan / import floor, / registration floor      : {plan / floor:5.2f}, {plan / registered:5.2f}")
+        bare = without_bytecode(Path(scratch))
+        for name, code in (("plan prod", plan_code("prod")), ("check prod", command_code("check", "prod", "--json"))):
+            compiled, uncompiled = median(code), median(code, env=bare)
+            print(
+                f"mlstack {name:<10} with / without bytecode   : {compiled[0]:5.2f} / {uncompiled[0]:5.2f} CPU s, "
+                f"{compiled[1]:4.0f} / {uncompiled[1]:4.0f} MiB"
+            )
+        projects = [copies_project(count, Path(scratch) / f"m{count}") for count in (5, 30, 49)]
+        counts = [resources(project) for project in projects]  # also warms the definition cache
+        costs = [median(plan_code("dev"), cwd=project) for project in projects]
+        for step in range(len(projects) - 1):
+            (small, large), (before, after) = counts[step : step + 2], costs[step : step + 2]
+            per = (after[0] - before[0]) / (large - small) * 1000
+            print(
+                f"plan dev, {small} -> {large} resources : {before[0]:5.2f} -> {after[0]:5.2f} CPU s, "
+                f"{per:4.2f} ms per extra resource, peak {after[1]:4.0f} MiB at {large}"
+            )
+        large = projects[-1]
         cold = {**os.environ, "MLSTACK_CACHE_DIR": str(Path(scratch) / "cold")}
         seconds = wall([sys.executable, "-m", "mlstack", "plan", "dev", "--json"], large, cold)
         print(f"plan dev, 49+1 models, definition cache cold    : {seconds:5.2f} s wall")

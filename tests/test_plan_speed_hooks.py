@@ -1,8 +1,10 @@
-"""The offline plan's shortcuts stay correct: a spec read twice is parsed once, and the SDK
-hook the recording skips (source positions) still exists in the installed Pulumi."""
+"""The offline plan's shortcuts stay correct: a spec read twice is parsed once, the SDK
+hook the recording skips (source positions) still exists in the installed Pulumi, and
+cyclic garbage collection is off only while a plan or a command runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,42 @@ def test_a_bad_spec_is_refused_every_time(tmp_path: Path) -> None:
     for _ in range(2):
         with pytest.raises(SpecError, match="bogus"):
             load_environment(spec, "dev")
+
+
+def test_the_program_runs_without_cyclic_collection_and_it_resumes_after() -> None:
+    import gc
+
+    from mlstack.plan.synth import record
+
+    during: list[bool] = []
+    assert gc.isenabled()
+    record(lambda: during.append(gc.isenabled()))
+    assert during == [False]
+    assert gc.isenabled(), "a long-lived process (watch, tests) would never free a plan's cycles"
+
+
+def test_a_command_runs_without_cyclic_collection_and_restores_it(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import mlstack.cli.commands
+
+    during: list[bool] = []
+    monkeypatch.setattr(mlstack.cli.commands, "app", lambda **_: during.append(gc.isenabled()))
+    code, _, _ = cli("validate", cwd=Path.cwd())
+    assert (code, during, gc.isenabled()) == (0, [False], True)
+
+
+def test_a_watch_frees_what_each_plan_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from mlstack.plan.watch import Watch
+
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *_: collected.append(1) or 0)
+    plan = type("Plan", (), {"resources": (), "as_dict": lambda self: {"resources": []}})
+    watch = Watch(plan=plan, files=list, say=lambda _: None)
+    watch.replan([])
+    watch.replan([])
+    assert len(collected) == 2

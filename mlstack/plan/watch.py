@@ -12,6 +12,7 @@ registry snapshot when one is given.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,9 @@ class Watch:
             self.say(f"[bold]{names} changed[/]: re-planned in {seconds:.2f} s")
             self.say(terminal(diff, None))
         self.previous = plan
+        # The command runs with collection off (`mlstack.cli.main`); a watch lives on, so it
+        # frees what each plan left, after saying what changed.
+        gc.collect()
 
     def run(self, *, sleep: Callable[[float], None] = time.sleep, rounds: int | None = None) -> None:
         """Watch until interrupted (Ctrl-C) or, for tests, `rounds` polls."""
