@@ -29,6 +29,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ._lambda import python_function
+from ._pipeline_run import PIPELINE_NAMESPACE, failed_run_alarm, scheduled_start
 from ._policy import (
     child,
     document,
@@ -44,7 +45,7 @@ SCHEDULES = {
     "every_12_hours": "cron(15 0/12 * * ? *)",
     "daily": "cron(15 0 * * ? *)",
 }
-PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
+__all__ = ["PIPELINE_NAMESPACE", "SCHEDULES", "DriftMonitor", "DriftMonitorArgs", "publish_statements"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +89,45 @@ class DriftMonitorArgs:
     vpc_security_group_ids: Sequence[str] = ()
     log_retention_days: int = 365
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def publish_statements(
+    reports: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str],
+    namespace: str,
+    tracking_server_arn: pulumi.Input[str] | None,
+) -> list[dict[str, Any]]:
+    """The publish function's: read the reports (`reports`, an object ARN pattern), put metrics
+    into exactly `namespace`, and log to the MLflow tracking server when there is one."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadTheReport", "Effect": "Allow", "Action": "s3:GetObject", "Resource": reports},
+        {"Sid": "DecryptTheReport", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
+        {
+            # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+            "Sid": "PublishToTheProjectNamespace",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+        },
+    ]
+    if tracking_server_arn is not None:
+        statements.append(
+            {
+                "Sid": "LogToTheTrackingServer",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:DescribeMlflowTrackingServer",
+                    "sagemaker-mlflow:CreateExperiment",
+                    "sagemaker-mlflow:GetExperimentByName",
+                    "sagemaker-mlflow:CreateRun",
+                    "sagemaker-mlflow:LogBatch",
+                    "sagemaker-mlflow:UpdateRun",
+                ],
+                "Resource": tracking_server_arn,
+            }
+        )
+    return statements
 
 
 def _s3_location(uri: str) -> tuple[str, str]:
@@ -144,34 +184,7 @@ class DriftMonitor(pulumi.ComponentResource):
                 },
             ],
         )
-        publish = [
-            {"Sid": "ReadTheReport", "Effect": "Allow", "Action": "s3:GetObject", "Resource": runs},
-            {"Sid": "DecryptTheReport", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": args.kms_key_arn},
-            {
-                # PutMetricData has no resource-level permissions; the namespace condition scopes it.
-                "Sid": "PublishToTheProjectNamespace",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": args.metrics_namespace}},
-            },
-        ]
-        if args.tracking_server_arn is not None:
-            publish.append(
-                {
-                    "Sid": "LogToTheTrackingServer",
-                    "Effect": "Allow",
-                    "Action": [
-                        "sagemaker:DescribeMlflowTrackingServer",
-                        "sagemaker-mlflow:CreateExperiment",
-                        "sagemaker-mlflow:GetExperimentByName",
-                        "sagemaker-mlflow:CreateRun",
-                        "sagemaker-mlflow:LogBatch",
-                        "sagemaker-mlflow:UpdateRun",
-                    ],
-                    "Resource": args.tracking_server_arn,
-                }
-            )
+        publish = publish_statements(runs, args.kms_key_arn, args.metrics_namespace, args.tracking_server_arn)
         self.publish_function, publish_role = self._function(name, "publish", "publish_metrics", publish)
         self.pipeline_role = self._role(f"{name}-pipeline-role", args.pipeline_role_name, "sagemaker.amazonaws.com")
         self._policy(
@@ -307,69 +320,31 @@ class DriftMonitor(pulumi.ComponentResource):
         )
 
     def _schedule(self, name: str, args: DriftMonitorArgs) -> aws.scheduler.Schedule:
-        role = self._role(f"{name}-scheduler-role", args.scheduler_role_name, "scheduler.amazonaws.com")
-        policy = self._policy(
-            f"{name}-scheduler-policy",
-            role,
-            [
-                {
-                    "Sid": "StartThisPipelineOnly",
-                    "Effect": "Allow",
-                    "Action": "sagemaker:StartPipelineExecution",
-                    "Resource": self.pipeline.arn,
-                },
-                {
-                    # The schedule is encrypted with the project key: Scheduler decrypts it as this role,
-                    # with the schedule's ARN as encryption context.
-                    "Sid": "DecryptTheSchedule",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": args.kms_key_arn,
-                    "Condition": {
-                        "StringEquals": {
-                            "kms:EncryptionContext:aws:scheduler:schedule-arn": (
-                                f"arn:aws:scheduler:{args.region}:{args.account_id}:schedule/default/{args.schedule_name}"
-                            )
-                        }
-                    },
-                },
-            ],
-        )
-        return aws.scheduler.Schedule(
-            f"{name}-schedule",
-            name=args.schedule_name,
+        # Without a ScheduledTime the window ends at the start of the current hour.
+        return scheduled_start(
+            self,
+            name,
+            pipeline_arn=self.pipeline.arn,
+            role_name=args.scheduler_role_name,
+            role_description=f"Drift monitoring of {args.model_name} (mlstack)",
+            schedule_name=args.schedule_name,
+            expression=SCHEDULES[args.cadence],
             description=f"Monitor {args.model_name} for drift ({args.cadence})",
-            schedule_expression=SCHEDULES[args.cadence],
-            flexible_time_window={"mode": "OFF"},
             kms_key_arn=args.kms_key_arn,
-            target={
-                "arn": self.pipeline.arn,
-                "role_arn": role.arn,
-                # Without a ScheduledTime the window ends at the start of the current hour.
-                "sagemaker_pipeline_parameters": {"pipeline_parameters": []},
-                "retry_policy": {"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
-            },
-            opts=child(self, depends_on=[policy]),
+            region=args.region,
+            account_id=args.account_id,
+            tags=args.tags,
         )
 
     def _failed_alarm(self, name: str, args: DriftMonitorArgs) -> aws.cloudwatch.MetricAlarm | None:
         if args.alarm_topic_arn is None or not args.failed_alarm_name:
             return None
-        return aws.cloudwatch.MetricAlarm(
+        return failed_run_alarm(
+            self,
             f"{name}-failed",
-            name=args.failed_alarm_name,
-            alarm_description=f"a drift-monitoring run of {args.model_name} failed",
-            namespace=PIPELINE_NAMESPACE,
-            metric_name="ExecutionFailed",
-            dimensions={"PipelineName": args.pipeline_name},
-            statistic="Sum",
-            period=3600,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[args.alarm_topic_arn],
-            ok_actions=[args.alarm_topic_arn],
-            tags=dict(args.tags),
-            opts=child(self),
+            alarm_name=args.failed_alarm_name,
+            description=f"a drift-monitoring run of {args.model_name} failed",
+            pipeline_name=args.pipeline_name,
+            topic_arn=args.alarm_topic_arn,
+            tags=args.tags,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.network import NetworkConfig
 from sagemaker.core.processing import Processor
@@ -15,6 +17,7 @@ from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeE
 
 from . import layout
 from ._steps import s3_input, s3_output, sklearn_processing_image
+from .inputs import Vpc
 from .monitor_builder import (
     BASELINE_DIR,
     BASELINE_PARAMETER,
@@ -39,6 +42,40 @@ def monitor_code_uri(bucket: str, model: str, script: str) -> str:
     return f"{layout.monitoring_reports_prefix(bucket, model)}/code/{script}"
 
 
+def isolated_processor(
+    *,
+    role_arn: str,
+    image: str,
+    instance_type: str,
+    script: str,
+    kms_key_arn: str,
+    max_runtime_seconds: int,
+    tags: Mapping[str, str],
+    vpc: Vpc | None,
+    session: PipelineSession,
+) -> Processor:
+    """One instance running `python3 <CODE_DIR>/<script>`, KMS on volume and output, and no
+    network at all: the job reads prediction data, and SageMaker stages its inputs and outputs."""
+    return Processor(
+        role=role_arn,
+        image_uri=image,
+        instance_count=1,
+        instance_type=instance_type,
+        entrypoint=["python3", f"{CODE_DIR}/{script}"],
+        volume_kms_key=kms_key_arn,
+        output_kms_key=kms_key_arn,
+        max_runtime_in_seconds=max_runtime_seconds,
+        sagemaker_session=session,
+        tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        network_config=NetworkConfig(
+            enable_network_isolation=True,
+            encrypt_inter_container_traffic=True,
+            subnets=list(vpc.subnet_ids) if vpc else None,
+            security_group_ids=list(vpc.security_group_ids) if vpc else None,
+        ),
+    )
+
+
 def monitor_pipeline(inputs: MonitorPipelineInputs, session: PipelineSession) -> Pipeline:
     baseline = ParameterString(name=BASELINE_PARAMETER, default_value=inputs.baseline_s3_uri)
     # EventBridge Scheduler passes its <aws.scheduler.scheduled-time>; empty (a manual start) = now.
@@ -56,24 +93,16 @@ def monitor_pipeline(inputs: MonitorPipelineInputs, session: PipelineSession) ->
         outputs=[LambdaOutput(output_name="records_files", output_type=LambdaOutputTypeEnum.Integer)],
     )
     image = sklearn_processing_image(inputs.region, inputs.framework_version, inputs.instance_type)
-    processor = Processor(
-        role=inputs.role_arn,
-        image_uri=image,
-        instance_count=1,
+    processor = isolated_processor(
+        role_arn=inputs.role_arn,
+        image=image,
         instance_type=inputs.instance_type,
-        entrypoint=["python3", f"{CODE_DIR}/{MONITOR_SCRIPT}"],
-        volume_kms_key=inputs.kms_key_arn,
-        output_kms_key=inputs.kms_key_arn,
-        max_runtime_in_seconds=inputs.max_runtime_seconds,
-        sagemaker_session=session,
-        tags=[{"Key": k, "Value": v} for k, v in inputs.tags.items()],
-        # The job reads prediction data: no network at all (SageMaker stages inputs and uploads outputs).
-        network_config=NetworkConfig(
-            enable_network_isolation=True,
-            encrypt_inter_container_traffic=True,
-            subnets=list(inputs.vpc.subnet_ids) if inputs.vpc else None,
-            security_group_ids=list(inputs.vpc.security_group_ids) if inputs.vpc else None,
-        ),
+        script=MONITOR_SCRIPT,
+        kms_key_arn=inputs.kms_key_arn,
+        max_runtime_seconds=inputs.max_runtime_seconds,
+        tags=inputs.tags,
+        vpc=inputs.vpc,
+        session=session,
     )
     staged = [
         ProcessingInput(

@@ -49,6 +49,8 @@ STEP_SCRIPTS = ("preprocess.py", "train.py", "evaluate.py", INFERENCE_SCRIPT)
 # The drift monitor's: the processing job's script (uploaded under monitoring/<model>/code/) and
 # the code of its two Lambda functions (packaged with them).
 MONITOR_SCRIPTS = ("monitor.py", "monitor_lambda.py")
+# Batch scoring's own step: a feature group's latest records as the transform's input (with monitor.py).
+BATCH_SCRIPTS = ("batch_input.py",)
 # The MLflow REST client both Lambda archives hold beside their handler module.
 MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"
 # The training pipeline's MLflow step (a Lambda function, created only with a tracking server).
@@ -212,3 +214,8 @@ def baseline_dataset_prefix(constraints_uri: str) -> str | None:
         return None
     bucket, model, execution = match.groups()
     return f"{runs_prefix(bucket, model)}/{execution}/{PREPROCESS_BASELINE_OUTPUT}"
+
+
+def batch_prefix(bucket: str, model: str) -> str:
+    """Batch scoring of `model`: code/, runs/<execution>/ (input, monitor report), output/ by default."""
+    return f"s3://{bucket}/batch/{model}"

@@ -114,7 +114,11 @@ def test_dropping_a_locked_group_is_refused_until_retired_deliberately(tmp_path:
     start = text.index("  - name: merchant-profile")
     end = text.index("models:")
     spec, edited = project_copy(
-        tmp_path, (text[start:end], ""), ("feature_groups: [merchant-profile]", "s3_uri: s3://x-data/merchants/")
+        tmp_path,
+        (text[start:end], ""),
+        ("feature_groups: [merchant-profile]", "s3_uri: s3://x-data/merchants/"),
+        # prod's nightly batch scores the group's offline store: it scores files instead
+        ("feature_group: merchant-profile", "input_s3_uri: s3://x-data/merchants/"),
     )
     (problem,) = spec_problems(spec)
     assert problem == (

@@ -1,4 +1,5 @@
-"""The drift monitor's processing script (pipelines/steps/monitor.py) on generated data capture.
+"""The drift monitor's processing script (pipelines/steps/monitor.py) on generated data capture
+and batch transform output.
 
 monitor.main(argv) runs in this process on temporary directories laid out as SageMaker
 Processing stages them (capture files keep their relative S3 keys), and once as its own
@@ -37,6 +38,7 @@ NUMERIC = ["amount", "velocity_1h", "merchant_risk", "card_present"]
 FEATURES = [*NUMERIC, "channel"]
 CHANNELS = ["online", "pos", "atm"]
 CAPTURE_FILE = "AllTraffic/2026/12/01/05/00-01-000-capture.jsonl"
+BATCH_FILE = "scored/2026-12-01/transactions-0.csv.out"  # batch transform: <input file name>.out
 FEATURE_METRICS = {
     "numeric": {"FeatureDriftPSI", "FeatureMissingShare", "FeatureOutOfRangeShare", "FeatureKSStatistic"},
     "categorical": {"FeatureDriftPSI", "FeatureMissingShare", "FeatureNewCategoryShare"},
@@ -210,6 +212,7 @@ def test_defaults_are_the_container_paths_and_the_script_is_standalone() -> None
         assert parser.get_default(f"{name}_dir") == f"{layout.PROCESSING_ROOT}/{folder}"
     assert (parser.get_default("threshold"), parser.get_default("ks_pvalue")) == (0.1, 0.05)
     assert (parser.get_default("probability_threshold"), parser.get_default("bins")) == (0.5, 10)
+    assert (parser.get_default("batch_dir"), parser.get_default("batch_content_type")) == (None, "text/csv")
     # The SageMaker scikit-learn image: Python as old as 3.8, numpy/scipy/pandas and nothing else to import.
     tree = ast.parse((STEPS / "monitor.py").read_text(), feature_version=(3, 8))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
@@ -658,6 +661,7 @@ def test_an_empty_window_reports_zero_records(tmp_path: Path, run) -> None:  # t
         (["--facet", "channel"], "", 2, "--facet and --facet-values go together"),
         (["--facet", "colour", "--facet-values", "red"], "", 2, "--facet 'colour' is not a baseline feature"),
         (["--facet", "amount", "--facet-values", "big"], "", 2, "must be numbers"),
+        (["--batch-content-type", "text/plain"], "", 2, "--batch-content-type must be text/csv or application/json"),
     ],
 )
 def test_unusable_inputs_exit_non_zero_with_one_line(
@@ -692,3 +696,245 @@ def test_as_sagemaker_runs_it(as_process: tuple[Path, subprocess.Popen[str]], ru
     assert code == 0
     assert (root / "report" / monitor.REPORT_FILE).read_text() == (again / "report" / monitor.REPORT_FILE).read_text()
     assert report["drift"]["drifted_features"] == ["amount"]
+
+
+# --- batch transform output ---------------------------------------------------------------
+def _prediction_csv(prediction: Any) -> str:
+    """One record's prediction as inference.py's output_fn writes it in CSV (one line, no newline)."""
+    return ",".join(repr(float(value)) for value in (prediction if isinstance(prediction, list) else [prediction]))
+
+
+def joined_lines(rows: list[list[Any]], scores: list[Any], fmt: str = "csv") -> list[str]:
+    """Batch transform output with JoinSource "Input" and SplitType Line: each input line joined with its
+    prediction. CSV: the input line, a comma, the output line; JSON: the request object with the response
+    under "SageMakerOutput", a request that is a list under "SageMakerInput"."""
+    lines = []
+    for row, prediction in zip(rows, scores, strict=True):
+        if fmt == "csv":
+            lines.append(",".join(_csv_field(value) for value in row) + "," + _prediction_csv(prediction))
+        elif fmt == "json-objects":
+            request: Any = {"instances": [dict(zip(FEATURES, row, strict=True))], "request_id": len(lines)}
+            lines.append(json.dumps({**request, "SageMakerOutput": {"predictions": [prediction]}}))
+        elif fmt == "json-lists":
+            lines.append(json.dumps({"SageMakerInput": [row], "SageMakerOutput": {"predictions": [prediction]}}))
+        else:
+            raise AssertionError(fmt)
+    return lines
+
+
+def stage_batch(root: Path, baseline: pd.DataFrame, files: dict[str, list[Any]]) -> Path:
+    """A batch monitoring job's inputs under root: baseline/ and batch/ (the transform job's output prefix)."""
+    (root / "baseline").mkdir(parents=True, exist_ok=True)
+    baseline[FEATURES].to_csv(root / "baseline" / layout.BASELINE_FILE, index=False)
+    (root / "batch").mkdir(parents=True, exist_ok=True)
+    for name, lines in files.items():
+        write_lines(root / "batch" / name, lines)
+    return root
+
+
+def batch(root: Path) -> list[str]:
+    return ["--batch-dir", str(root / "batch")]
+
+
+def scored(frame: pd.DataFrame, seed: int = 0, classes: int = 0) -> tuple[list[list[Any]], list[Any]]:
+    """Rows and a model's predictions of them: a probability each, or `classes` class probabilities."""
+    rng = np.random.default_rng(seed)
+    if classes:
+        logits = rng.normal(0, 1, (len(frame), classes))
+        return python_rows(frame), (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).tolist()
+    return python_rows(frame), rng.uniform(0, 1, len(frame)).round(6).tolist()
+
+
+def test_batch_output_of_the_same_distribution_is_no_drift(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    rows, scores = scored(traffic(1000, 2))
+    shifted = traffic(300, 3, amount_mean=5.0)  # captured traffic beside it is not read
+    root = stage(tmp_path, traffic(2000, 1), per_row(shifted))
+    stage_batch(root, traffic(2000, 1), {BATCH_FILE: joined_lines(rows[:600], scores[:600])})
+    write_lines(root / "batch" / "scored/2026-12-02/transactions-1.csv.out", joined_lines(rows[600:], scores[600:]))
+    write_lines(root / "batch" / "scored/_SUCCESS.csv", ["not batch output"])  # not *.out: not read
+    code, report, out, err = run(root, *batch(root), "--threshold", "0.1")
+    assert code == 0, err
+    assert (report["source"], report["batch_content_type"], report["capture_files"]) == ("batch", "text/csv", 2)
+    assert (report["records"], report["rows"], report["malformed"]["count"]) == (1000, 1000, 0)
+    assert report["unusable_predictions"]["count"] == 0
+    assert (report["window_start"], report["window_end"]) == (None, None)  # no event times in batch output
+    assert all(feature["psi"] < 0.1 and not feature["drifted"] for feature in report["features"].values())
+    assert report["drift"]["drifted"] is False and report["problems"] == []
+    summary = (root / "report" / monitor.SUMMARY_FILE).read_text()
+    assert "**No drift**" in summary
+    assert "Batch transform output (text/csv, 2 file(s)): 1000 batch record(s), 1000 row(s)" in summary
+    assert "1000 record(s)" in out and "no drift" in out
+
+
+def test_a_shifted_feature_drifts_alone_in_batch_output(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    current = traffic(1000, 2)
+    current["amount"] = (current["amount"] * 1.8).round(2)
+    root = stage_batch(tmp_path, traffic(2000, 1), {BATCH_FILE: joined_lines(*scored(current))})
+    code, report, _, err = run(root, *batch(root))
+    assert code == 0, err
+    features = report["features"]
+    assert features["amount"]["drifted"] and features["amount"]["ks_pvalue"] < 1e-6
+    assert all(features[name]["psi"] < 0.1 for name in FEATURES if name != "amount")
+    assert report["drift"]["drifted_features"] == ["amount"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem_type"),
+    [
+        ("csv", "BinaryClassification"),
+        ("csv", "MulticlassClassification"),
+        ("csv", "Regression"),
+        ("json-objects", "BinaryClassification"),
+        ("json-lists", "MulticlassClassification"),
+    ],
+)
+def test_batch_output_gives_the_metrics_of_the_same_rows_captured(
+    tmp_path: Path, run, fmt: str, problem_type: str
+) -> None:  # type: ignore[no-untyped-def]
+    baseline, current = traffic(800, 7), traffic(300, 8, amount_mean=3.9)
+    current["amount"] = current["amount"].astype(float)
+    current.loc[current.index[::17], "amount"] = np.nan  # an empty CSV field, a JSON null
+    current.loc[current.index[:9], "channel"] = "crypto"
+    rows, scores = scored(current, 5, classes=3 if problem_type == "MulticlassClassification" else 0)
+    captured = [
+        capture_record([row], predictions=[score], event_id=f"e{n}")
+        for n, (row, score) in enumerate(zip(rows, scores, strict=True))
+    ]
+    code, expected, _, err = run(stage(tmp_path / "capture", baseline, captured), problem_type=problem_type)
+    assert code == 0, err
+    lines = joined_lines(rows, scores, fmt)
+    files = {BATCH_FILE: lines[:100], "scored/2026-12-02/transactions-1.csv.out": lines[100:]}
+    root = stage_batch(tmp_path / "batch", baseline, files)
+    content_type = "text/csv" if fmt == "csv" else "application/json"
+    code, report, _, err = run(root, *batch(root), "--batch-content-type", content_type, problem_type=problem_type)
+    assert code == 0, err
+    assert (report["rows"], report["malformed"]["count"], report["unusable_predictions"]["count"]) == (300, 0, 0)
+    for key in ("records", "rows", "features", "drift", "problems"):
+        assert report[key] == expected[key], key
+    metrics = (root / "report" / monitor.METRICS_FILE).read_text()
+    assert metrics == (tmp_path / "capture" / "report" / monitor.METRICS_FILE).read_text()
+    assert json.loads(metrics)  # and not empty
+
+
+def test_malformed_batch_lines_are_counted_and_named(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    rows, scores = scored(traffic(50, 13))
+    good = joined_lines(rows, scores)
+    row = ",".join(_csv_field(value) for value in rows[0])
+    lines = [
+        good[0], "SECRET-VALUE,1,2", row, f"{row},0.5,0.25", f"{row}\r,0.5", good[1], f"{row},SECRET",
+        f"{row},", f'"SECRET{row}",0.5', *good[2:], "",
+    ]  # fmt: skip
+    path = write_lines(tmp_path / "batch" / BATCH_FILE, lines)
+    path.write_bytes(path.read_bytes() + b"\xff\xfe,1,2,3,4,5\n")  # line 59: not UTF-8
+    root = stage_batch(tmp_path, traffic(500, 1), {})
+    code, report, _, err = run(root, *batch(root))
+    assert code == 0, err
+    assert (report["records"], report["rows"]) == (52, 52)  # the good ones and the two with a bad prediction
+    assert report["malformed"]["count"] == 6
+    examples = report["malformed"]["examples"]
+    assert [(example["file"], example["line"]) for example in examples] == [
+        (BATCH_FILE, line) for line in (2, 3, 4, 5, 9, 59)
+    ]
+    assert [example["reason"] for example in examples] == [
+        "line has 3 values; expected 6: 5 features and 1 prediction",
+        "line has 5 values; expected 6: 5 features and 1 prediction",
+        "line has 7 values; expected 6: 5 features and 1 prediction",
+        "unparsable CSV",
+        "line has 2 values; expected 6: 5 features and 1 prediction",
+        "not UTF-8",
+    ]
+    assert report["unusable_predictions"] == {
+        "count": 2,
+        "examples": [
+            {"file": BATCH_FILE, "line": 7, "reason": "a prediction is not a number"},
+            {"file": BATCH_FILE, "line": 8, "reason": "a prediction is not a number"},
+        ],
+    }
+    assert "6 malformed batch output line(s) skipped" in report["problems"]
+    assert "2 batch output record(s) without usable predictions" in report["problems"]
+    for name in (monitor.REPORT_FILE, monitor.SUMMARY_FILE):
+        assert "SECRET" not in (root / "report" / name).read_text()
+    datums = json.loads((root / "report" / monitor.METRICS_FILE).read_text())
+    counts = {datum["MetricName"]: datum["Value"] for datum in datums if len(datum["Dimensions"]) == 1}
+    assert (counts["MalformedRecords"], counts["RecordsMonitored"]) == (6, 52)
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "extra", "reason"),
+    [
+        ("BinaryClassification", [], "line has 5 values; expected 6: 5 features and 1 prediction"),
+        ("Regression", [1.0, 2.0], "line has 7 values; expected 6: 5 features and 1 prediction"),
+        ("MulticlassClassification", [1.0], "line has 6 values; expected at least 7: 5 features and 2 or more classes"),
+    ],
+)
+def test_batch_output_of_the_wrong_width_is_reported(
+    tmp_path: Path, run, problem_type: str, extra: list[float], reason: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Input rows of the wrong width, or predictions of the wrong width: the values cannot be told apart."""
+    rows = python_rows(traffic(20, 14))
+    lines = [",".join([*(_csv_field(value) for value in row), *map(repr, extra)]) for row in rows]
+    root = stage_batch(tmp_path, traffic(200, 1), {BATCH_FILE: lines})
+    code, report, _, err = run(root, *batch(root), problem_type=problem_type)
+    assert code == 0, err
+    assert (report["records"], report["malformed"]["count"]) == (0, 20)
+    assert {example["reason"] for example in report["malformed"]["examples"]} == {reason}
+    assert "no usable batch output records in 1 batch output file(s): nothing to compare" in report["problems"]
+
+
+def test_malformed_json_batch_lines(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    rows, scores = scored(traffic(30, 15))
+    good = joined_lines(rows, scores, "json-objects")
+    lines = [
+        good[0],
+        "not json",
+        json.dumps({"instances": [rows[0]]}),  # no prediction joined
+        json.dumps({"SageMakerInput": [rows[0][:3]], "SageMakerOutput": {"predictions": [0.5]}}),
+        json.dumps({"SageMakerInput": [rows[0]], "SageMakerOutput": {"predictions": [0.5, 0.6]}}),
+        json.dumps({"SageMakerInput": [rows[0], rows[1]], "SageMakerOutput": "0.25\n0.75\n"}),  # a CSV response
+        *good[1:],
+    ]
+    root = stage_batch(tmp_path, traffic(300, 1), {BATCH_FILE: lines})
+    code, report, _, err = run(root, *batch(root), "--batch-content-type", "application/json; charset=utf-8")
+    assert code == 0, err
+    assert (report["batch_content_type"], report["records"], report["rows"]) == ("application/json", 32, 33)
+    assert [(example["line"], example["reason"]) for example in report["malformed"]["examples"]] == [
+        (2, "not JSON"),
+        (3, "no SageMakerOutput"),
+        (4, "input instance 1 has 3 values; the baseline has 5 features"),
+    ]
+    assert report["unusable_predictions"]["examples"] == [
+        {"file": BATCH_FILE, "line": 5, "reason": "output has 2 predictions for 1 input rows"}
+    ]
+
+
+@pytest.mark.parametrize("case", ["empty file", "empty dir", "no dir"])
+def test_an_empty_batch_dir_reports_zero_records(tmp_path: Path, run, case: str) -> None:  # type: ignore[no-untyped-def]
+    root = stage_batch(tmp_path, traffic(500, 1), {BATCH_FILE: []} if case == "empty file" else {})
+    if case == "no dir":
+        (root / "batch").rmdir()
+    code, report, _, err = run(root, *batch(root))
+    assert code == 0, err
+    assert (report["records"], report["rows"], report["window_start"], report["drift"]["max_psi"]) == (0, 0, None, None)
+    files = 1 if case == "empty file" else 0
+    assert f"no usable batch output records in {files} batch output file(s): nothing to compare" in report["problems"]
+    assert (f"batch directory {root / 'batch'} does not exist" in report["problems"]) == (case == "no dir")
+    datums = json.loads((tmp_path / "report" / monitor.METRICS_FILE).read_text())
+    assert {datum["MetricName"]: datum["Value"] for datum in datums} == {
+        "DriftedFeatures": 0,
+        "RecordsMonitored": 0,
+        "MalformedRecords": 0,
+    }
+
+
+def test_ground_truth_is_not_joined_to_batch_output(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    records, truth = biased_set()
+    rows, scores = scored(traffic(100, 16))
+    root = stage(tmp_path, traffic(500, 1), records, truth)
+    stage_batch(root, traffic(500, 1), {BATCH_FILE: joined_lines(rows, scores)})
+    code, report, _, err = run(root, *batch(root), "--facet", "channel", "--facet-values", "atm")
+    assert code == 0, err
+    assert report["model_quality"] is None and report["bias"]["applicable"] is False
+    assert (
+        f"ground truth in {root / 'ground-truth'} not read: it joins on inference ids and batch output has none"
+        in report["problems"]
+    )

@@ -43,6 +43,7 @@ def test_one_pipeline_per_model_with_a_schedule(plans, environment: str) -> None
         "fraud-detector-training-schedule": "cron(0 3 ? * MON *)",
         "merchant-risk-training-schedule": "rate(1 day)",
         "fraud-detector-drift-monitor-schedule": "cron(15 * * * ? *)",  # the drift monitor, hourly
+        **({"merchant-risk-batch-schedule": "cron(0 2 * * ? *)"} if environment == "prod" else {}),  # nightly
     }
 
 

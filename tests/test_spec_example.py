@@ -42,12 +42,14 @@ def test_overlay_changes_one_model_and_keeps_the_rest() -> None:
     # untouched keys of the overlaid model survive the merge
     assert detector["prod"].serving.rollout.canary_percent == 10
     assert detector["prod"].training == detector["staging"].training
-    # the other model is untouched but for its cluster's OIDC provider, which each account has its own of
+    # the other model is untouched but for its cluster's OIDC provider, which each account has its own
+    # of, and prod's nightly batch scoring
     risk = {e: next(m for m in s.models if m.name == "merchant-risk") for e, s in (("staging", base), ("prod", prod))}
-    per_account = {"serving": {"kubernetes": {"oidc_provider_arn"}}}
+    per_account = {"serving": {"kubernetes": {"oidc_provider_arn"}, "batch": True}}
     assert risk["prod"].model_dump(exclude=per_account) == risk["staging"].model_dump(exclude=per_account)
     assert risk["prod"].serving.kubernetes.oidc_provider_arn.startswith("arn:aws:iam::333333333333:oidc-provider/")
     assert risk["staging"].serving.kubernetes.oidc_provider_arn.startswith("arn:aws:iam::222222222222:oidc-provider/")
+    assert (risk["staging"].serving.batch, risk["prod"].serving.batch.schedule) == (None, "cron(0 2 * * ? *)")
     assert prod.mlflow.enabled and not base.mlflow.enabled
 
 

@@ -308,7 +308,8 @@ def test_script_defaults_are_the_layout() -> None:
 def test_step_scripts_lists_every_bundled_script() -> None:
     """What the deploying program uploads: every script in pipelines/steps/, the inference code too."""
     bundled = sorted(path.name for path in STEPS.glob("*.py") if path.name != "__init__.py")
-    assert sorted({*layout.STEP_SCRIPTS, *layout.MONITOR_SCRIPTS, *layout.LAMBDA_SCRIPTS}) == bundled
+    listed = {*layout.STEP_SCRIPTS, *layout.MONITOR_SCRIPTS, *layout.LAMBDA_SCRIPTS, *layout.BATCH_SCRIPTS}
+    assert sorted(listed) == bundled
     assert layout.INFERENCE_SCRIPT in layout.STEP_SCRIPTS
     # Lambda code is packaged with its function, not uploaded for (nor hashed into) the pipeline's jobs.
     assert not set(layout.LAMBDA_SCRIPTS) & set(layout.STEP_SCRIPTS)

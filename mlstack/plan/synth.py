@@ -38,6 +38,7 @@ from mlstack.project import Project, display, find_project
 from mlstack.spec import EnvironmentSpec, SpecError
 from mlstack.spec.feature_lock import additions, new_groups, read_lock
 from mlstack.spec.naming import Names
+from mlstack.wiring.batch import resolve_batch
 from mlstack.wiring.serving import STAND_IN, resolve_serving
 
 SECRET = "[secret]"
@@ -338,7 +339,9 @@ def synthesize(
         raise SpecError.single(stack.display, 1, 1, "config", "aws:region is not set (e.g. `aws:region: eu-west-1`)")
     env = load_checked(project.resolve(config.get("mlstack:spec") or project.default_spec), stack.environment)
     # Resolve model versions first, so a problem is a located spec error, not a program failure.
-    resolve_serving(env, Names.for_environment(env, region), config["mlstack:registry"])
+    names = Names.for_environment(env, region)
+    resolve_serving(env, names, config["mlstack:registry"])
+    resolve_batch(env, names, config["mlstack:registry"])
     recorded, outputs = record(
         lambda: run_program(project),
         project=project.name,

@@ -46,6 +46,12 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("sagemaker", "SubnetId"),
     ("sagemaker", "SecurityGroupId"),
     ("sagemaker", "HyperParameterKey"),
+    ("sagemaker", "TransformInstanceType"),
+    ("sagemaker", "TransformInstanceCount"),
+    ("sagemaker", "BatchStrategy"),
+    ("sagemaker", "SplitType"),
+    ("sagemaker", "MaxPayloadInMB"),
+    ("sagemaker", "MaxConcurrentTransforms"),
 )
 
 

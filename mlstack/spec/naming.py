@@ -112,6 +112,15 @@ class Names:
     def monitor_schedule(self, model: str) -> str:
         return fit(f"{self.prefix}-{model}-monitor", SCHEDULE_NAME_MAX)
 
+    def batch_pipeline(self, model: str) -> str:
+        return self.sagemaker(f"{model}-batch")
+
+    def batch_publish_function(self, model: str) -> str:
+        return fit(f"{self.prefix}-{model}-batch-publish", LAMBDA_NAME_MAX)
+
+    def batch_schedule(self, model: str) -> str:
+        return fit(f"{self.prefix}-{model}-batch", SCHEDULE_NAME_MAX)
+
     def metrics_namespace(self) -> str:
         """The project's CloudWatch namespace: what the monitor publishes, what the alarms watch."""
         return f"mlstack/{self.project}"

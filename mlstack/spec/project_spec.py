@@ -114,6 +114,8 @@ class ProjectSpec(SpecModel):
                     )
         for index, model in enumerate(self.models):
             _check_data_source(self, index, model.data)
+            if model.serving and model.serving.batch:
+                _check_batch_source(self, index, model.serving.batch.feature_group)
         return self
 
     @model_validator(mode="after")
@@ -144,6 +146,8 @@ class ProjectSpec(SpecModel):
                 )
             if model.serving and model.serving.enabled:
                 _check_serving_tier(tier, index, model.serving)
+            elif model.serving and model.serving.batch:  # batch scoring only
+                _check_approved_only(tier, index, model.serving)
         return self
 
 
@@ -187,6 +191,24 @@ def _check_data_source(spec: ProjectSpec, index: int, data: DataSource) -> None:
         )
 
 
+def _check_batch_source(spec: ProjectSpec, index: int, name: str | None) -> None:
+    if name is None:
+        return
+    at = ("models", index, "serving", "batch", "feature_group")
+    group = spec.feature_group(name)
+    if group is None:
+        known = ", ".join(g.name for g in spec.feature_groups) or "none defined"
+        fail(
+            "unknown_group",
+            "no feature group '{name}' in feature_groups (known: {known})",
+            at=at,
+            name=name,
+            known=known,
+        )
+    if not group.offline_store.enabled:
+        fail("offline_store", "feature group '{name}' has no offline store to score from", at=at, name=name)
+
+
 def _check_feature_columns(index: int, data: DataSource, group: FeatureGroup) -> None:
     """`categorical` and `exclude` name the group's features, and every text feature is in one of them."""
     names = [feature.name for feature in group.features]
@@ -221,15 +243,20 @@ def _check_feature_columns(index: int, data: DataSource, group: FeatureGroup) ->
         )
 
 
-def _check_serving_tier(tier: str, index: int, serving: Serving) -> None:
-    at = ("models", index, "serving")
+def _check_approved_only(tier: str, index: int, serving: Serving) -> None:
+    """Endpoints and batch scoring in staging and prod serve Approved versions only."""
     if tier in ("staging", "prod") and serving.when_unapproved != "fail":
         fail(
             "unapproved",
             "only approved versions may be deployed in {tier}: when_unapproved must be fail",
-            at=(*at, "when_unapproved"),
+            at=("models", index, "serving", "when_unapproved"),
             tier=tier,
         )
+
+
+def _check_serving_tier(tier: str, index: int, serving: Serving) -> None:
+    at = ("models", index, "serving")
+    _check_approved_only(tier, index, serving)
     if tier != "prod" or serving.target != "sagemaker":
         return
     if serving.serverless is not None:

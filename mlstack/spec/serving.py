@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from .aws import AwsEnum, int_range
 from .base import Slug, SpecModel, fail
+from .batch import BatchScoring
 
 InstanceType = AwsEnum("ProductionVariantInstanceType", "endpoint instance type")
 RolloutStrategy = AwsEnum("TrafficRoutingConfigType", "rollout strategy")
@@ -142,6 +143,8 @@ class Kubernetes(SpecModel):
 
 class Serving(SpecModel):
     enabled: bool = True
+    """Serve in real time (an endpoint, or Kubernetes). `batch` scoring runs either way: set
+    `enabled: false` with a `batch` section to score in batches only."""
     target: Literal["sagemaker", "kubernetes"] = "sagemaker"
     model_version: int | None = Field(None, ge=1)
     """Pin a version of the package group; None = the latest Approved version."""
@@ -159,6 +162,8 @@ class Serving(SpecModel):
     autoscaling: Autoscaling = Autoscaling()
     data_capture: DataCapture = DataCapture()
     kubernetes: Kubernetes | None = None
+    batch: BatchScoring | None = None
+    """Batch scoring of files or a feature group on a schedule or as input arrives."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Serving:

@@ -31,8 +31,13 @@ def write_message(stream: BinaryIO, body: bytes) -> None:
 
 
 def build(inputs: object) -> str:
+    from mlstack.pipelines.batch_inputs import BatchPipelineInputs
     from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
 
+    if isinstance(inputs, BatchPipelineInputs):
+        from mlstack.pipelines.batch_builder import build_batch_definition
+
+        return build_batch_definition(inputs)
     if isinstance(inputs, MonitorPipelineInputs):
         from mlstack.pipelines.monitor_builder import build_monitor_definition
 

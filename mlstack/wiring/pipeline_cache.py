@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mlstack import shared_package_dir
+from mlstack.pipelines.batch_inputs import BatchPipelineInputs
 from mlstack.pipelines.inputs import TrainingPipelineInputs
 from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
 from mlstack.spec.aws import cache_dir
@@ -46,12 +47,12 @@ def _code_and_sdk_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(inputs: TrainingPipelineInputs | MonitorPipelineInputs) -> str:
+def cache_key(inputs: TrainingPipelineInputs | MonitorPipelineInputs | BatchPipelineInputs) -> str:
     body = type(inputs).__name__ + json.dumps(dataclasses.asdict(inputs), sort_keys=True, default=str)
     return hashlib.sha256(f"{_code_and_sdk_fingerprint()}\n{body}".encode()).hexdigest()
 
 
-Inputs = TrainingPipelineInputs | MonitorPipelineInputs
+Inputs = TrainingPipelineInputs | MonitorPipelineInputs | BatchPipelineInputs
 
 
 def _cached(inputs: Inputs) -> tuple[Path, str | None]:

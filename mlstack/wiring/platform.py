@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from mlstack.components.alerting import ModelAlerting
+from mlstack.components.batch_scoring import BatchScoring
 from mlstack.components.endpoint import Endpoint
 from mlstack.components.feature_store import FeatureGroupArgs, FeatureStore, FeatureStoreArgs
 from mlstack.components.foundation import Foundation, FoundationArgs
@@ -20,6 +22,7 @@ from mlstack.components.model_registry import ModelCardArgs, ModelRegistry, Mode
 from mlstack.components.training import TrainingPipeline
 from mlstack.spec import EnvironmentSpec, ModelSpec
 from mlstack.spec.naming import Names, required_tags
+from mlstack.wiring.batch import batch_output, build_batch, resolve_batch
 from mlstack.wiring.monitoring import build_alerting, build_monitor, build_prometheus, build_quality_monitors
 from mlstack.wiring.serving import (
     ServingChoice,
@@ -43,6 +46,7 @@ class Platform:
     training: dict[str, TrainingPipeline] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     kubernetes: dict[str, KubernetesServing] = field(default_factory=dict)
+    batch: dict[str, BatchScoring] = field(default_factory=dict)
 
 
 def build_platform(env: EnvironmentSpec, region: str, registry: str | None = None) -> Platform:
@@ -51,6 +55,7 @@ def build_platform(env: EnvironmentSpec, region: str, registry: str | None = Non
     names = Names.for_environment(env, region)
     tags = required_tags(env)
     choices = resolve_serving(env, names, registry)
+    batch_versions = resolve_batch(env, names, registry)
     foundation = Foundation(
         "foundation",
         FoundationArgs(
@@ -74,7 +79,22 @@ def build_platform(env: EnvironmentSpec, region: str, registry: str | None = Non
         )
         for m in env.spec.models
     }
-    endpoints, k8s = _serving(env, names, tags, foundation, choices)
+    endpoints, k8s, alerting = _serving(env, names, tags, foundation, choices)
+    models = {m.name: m for m in env.spec.models}
+    batch = {
+        name: build_batch(
+            env,
+            names,
+            tags,
+            foundation,
+            model=models[name],
+            version=version,
+            feature_store=feature_store,
+            alarm_topic_arn=alerting[name].topic_arn if name in alerting else None,
+        )
+        for name, version in batch_versions.items()
+        if version is not None
+    }
     platform = Platform(
         names=names,
         tags=tags,
@@ -85,6 +105,7 @@ def build_platform(env: EnvironmentSpec, region: str, registry: str | None = Non
         training=training,
         endpoints=endpoints,
         kubernetes=k8s,
+        batch=batch,
     )
     pulumi.export("environment", env.name)
     pulumi.export("artifact_bucket", foundation.bucket.name)
@@ -94,7 +115,12 @@ def build_platform(env: EnvironmentSpec, region: str, registry: str | None = Non
     if platform.feature_store:
         pulumi.export("feature_groups", platform.feature_store.arns)
     pulumi.export("training_pipelines", {k: t.arn for k, t in training.items()})
-    pulumi.export("model_versions", version_output(choices))
+    versions = version_output(choices)
+    for name, chosen in batch_output(batch_versions).items():  # a model's batch version sits beside its endpoint's
+        versions[name] = {**(versions.get(name) or {}), "batch": chosen}  # type: ignore[dict-item]
+    pulumi.export("model_versions", versions)
+    if batch:
+        pulumi.export("batch_pipelines", {k: b.pipeline.arn for k, b in batch.items()})
     pulumi.export("endpoints", {k: e.endpoint.name for k, e in endpoints.items()})
     warn(choices)
     if platform.mlflow:
@@ -108,9 +134,10 @@ def _serving(
     tags: dict[str, str],
     foundation: Foundation,
     choices: dict[str, ServingChoice | None],
-) -> tuple[dict[str, Endpoint], dict[str, KubernetesServing]]:
+) -> tuple[dict[str, Endpoint], dict[str, KubernetesServing], dict[str, ModelAlerting]]:
     endpoints: dict[str, Endpoint] = {}
     k8s: dict[str, KubernetesServing] = {}
+    alerts: dict[str, ModelAlerting] = {}
     provider: pulumi.ProviderResource | None = None
     for model in env.spec.models:
         choice = choices.get(model.name)
@@ -119,6 +146,8 @@ def _serving(
         if model.serving.target == "sagemaker":
             # Alerts first: the endpoint's rollback alarms notify its topic.
             alerting = build_alerting(env, names, tags, foundation, model=model)
+            if alerting:
+                alerts[model.name] = alerting
             actions = [alerting.topic_arn] if alerting else []
             endpoint = build_endpoint(env, names, tags, foundation, model=model, choice=choice, alarm_actions=actions)
             endpoints[model.name] = endpoint
@@ -135,7 +164,7 @@ def _serving(
                 names, tags, model=model, choice=choice, provider=provider, kms_key_arn=foundation.key.arn
             )
             build_prometheus(model, tags, k8s[model.name], provider)
-    return endpoints, k8s
+    return endpoints, k8s, alerts
 
 
 def _accounts_to_share_with(env: EnvironmentSpec) -> list[str]:

@@ -58,7 +58,7 @@ class ServingChoice:
         return self.primary.warning
 
 
-def _registry(setting: str | None, env: EnvironmentSpec, names: Names):  # type: ignore[no-untyped-def]
+def registry_for(setting: str | None, env: EnvironmentSpec, names: Names):  # type: ignore[no-untyped-def]
     """The registry to resolve against: live (boto3), a snapshot file, or the offline stand-in."""
     if not setting or setting == LIVE:
         import boto3
@@ -69,7 +69,7 @@ def _registry(setting: str | None, env: EnvironmentSpec, names: Names):  # type:
     return SnapshotRegistry.load(Path(setting))
 
 
-def _resolve_one(  # type: ignore[no-untyped-def]
+def resolve_one(  # type: ignore[no-untyped-def]
     registry, env: EnvironmentSpec, names: Names, model: ModelSpec, pinned: int | None, *, shadow: bool = False
 ):
     group = names.model_package_group(model.name)
@@ -94,7 +94,7 @@ def _resolve_one(  # type: ignore[no-untyped-def]
 
 def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> dict[str, ServingChoice | None]:
     """The version each served model deploys; None where the spec says to skip. Raises SpecError."""
-    registry = _registry(setting, env, names)
+    registry = registry_for(setting, env, names)
     choices: dict[str, ServingChoice | None] = {}
     problems: list[Problem] = _kubernetes_problems(env)
     for index, model in enumerate(env.spec.models):
@@ -102,16 +102,16 @@ def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> 
         if not serving or not serving.enabled:
             continue
         try:
-            primary = _resolve_one(registry, env, names, model, serving.model_version)
+            primary = resolve_one(registry, env, names, model, serving.model_version)
             if primary is None:
                 choices[model.name] = None
                 continue
             variants = {
-                v.name: (_resolve_one(registry, env, names, model, v.model_version) if v.model_version else primary)
+                v.name: (resolve_one(registry, env, names, model, v.model_version) if v.model_version else primary)
                 for v in serving.variants
             }
             shadow = (
-                _resolve_one(registry, env, names, model, serving.shadow.model_version, shadow=True)
+                resolve_one(registry, env, names, model, serving.shadow.model_version, shadow=True)
                 if serving.shadow
                 else None
             )

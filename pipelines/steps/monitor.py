@@ -1,4 +1,4 @@
-"""Processing step: drift of captured endpoint traffic against the training baseline.
+"""Processing step: drift of captured endpoint traffic (or batch transform output) against the baseline.
 
 mlstack's own drift monitor, in place of SageMaker Model Monitor: Evidently-style
 statistics per feature, computed with numpy/scipy/pandas only because it runs in the
@@ -20,6 +20,21 @@ Inputs (container paths are the defaults):
   several rows takes several comma-separated labels, in row order. Classification labels
   are class indices (0..k-1, the position in features.json's "classes"; true/false for
   binary); other labels are mapped in sorted order when exactly k distinct ones are seen.
+- with --batch-dir, read instead of <capture-dir>: every *.out under <batch-dir>, what a
+  SageMaker batch transform job with DataProcessing.JoinSource "Input" and SplitType Line
+  writes (<name>.out for input file <name>), in the content type of its input
+  (--batch-content-type). text/csv (the default): each line is the input row (headerless,
+  features in baseline order), a comma and inference.py's CSV prediction of it, so the
+  first N values are the N baseline features and the rest the prediction: exactly one
+  value, multiclass two or more class probabilities. application/json: each line is the
+  request (as inference.py accepts it) joined with the prediction under "SageMakerOutput";
+  a request that is not an object is under "SageMakerInput". A line is one record. A line
+  that cannot be read (not UTF-8, unparsable, a CSV line of another width, no usable
+  request) is malformed, counted and skipped as a malformed capture line is; a prediction
+  that is not a number is counted as unusable and leaves its row without one. Batch
+  output has no event times (no window) and no inference ids to join ground truth on:
+  <ground-truth-dir> is not read (a problem says so when it holds *.jsonl files), so no
+  model quality and no bias.
 
 Statistics, current (captured) against reference (baseline), as Evidently 0.7's stattests
 compute them on NaN/inf-free data: PSI (its `psi`: Sturges bins over reference + current
@@ -30,7 +45,9 @@ categorical ones. A feature drifts when its PSI is over --threshold.
 
 Outputs in <output-dir>: report.json (everything), report.md (a readable summary) and
 metrics.json (CloudWatch datums; no NaN or infinity: a value that cannot be computed is
-left out and report.json's "problems" says why). Shares are fractions of the captured
+left out and report.json's "problems" says why). Batch output gives the metrics the same
+rows captured would; report.json's "source" says which was read ("capture" or "batch";
+"capture_files" counts the files read either way). Shares are fractions of the captured
 rows (0..1, unit None). Drift is data, not failure: the exit code is 0 unless the inputs
 are unusable (no baseline: 1; bad arguments: 2), with a one-line message on stderr.
 """
@@ -68,6 +85,10 @@ METRICS_FILE = "metrics.json"
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
 CSV = "text/csv"
 JSON = "application/json"
+BATCH_CONTENT_TYPES = (CSV, JSON)
+BATCH_SUFFIX = ".out"  # batch transform's output object of each input file
+BATCH_OUTPUT_KEY = "SageMakerOutput"  # JoinSource "Input" on JSON: the prediction
+BATCH_INPUT_KEY = "SageMakerInput"  # ... and the request, when it is not an object
 MAX_EXAMPLES = 10  # malformed lines named in the report
 MAX_NEW_CATEGORIES = 20
 MAX_PRINTED_PROBLEMS = 20
@@ -87,7 +108,7 @@ class DataError(Exception):
 
 
 class Malformed(Exception):
-    """A capture line that cannot be used; the message names the reason, never a data value."""
+    """A capture or batch output line that cannot be used; the message names the reason, never a data value."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,9 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--bins", type=int, default=10, help="bins of report.json's histograms (PSI uses Evidently's own binning)"
     )
     parser.add_argument("--capture-dir", default=CAPTURE_DIR, help="searched recursively for *.jsonl data capture")
+    parser.add_argument(
+        "--batch-dir",
+        default=None,
+        help=f"searched recursively for *{BATCH_SUFFIX} batch transform output (JoinSource Input); "
+        "when given, read instead of --capture-dir",
+    )
+    parser.add_argument(
+        "--batch-content-type",
+        default=CSV,
+        help=f"content type of the batch transform's input: {' or '.join(BATCH_CONTENT_TYPES)} (default {CSV})",
+    )
     parser.add_argument("--baseline-dir", default=BASELINE_DIR, help=f"directory holding {BASELINE_FILE}")
     parser.add_argument(
-        "--ground-truth-dir", default=GROUND_TRUTH_DIR, help="*.jsonl ground truth (optional: absent or empty = none)"
+        "--ground-truth-dir",
+        default=GROUND_TRUTH_DIR,
+        help="*.jsonl ground truth (optional: absent or empty = none; not read with --batch-dir)",
     )
     parser.add_argument(
         "--output-dir", default=OUTPUT_DIR, help=f"where {REPORT_FILE}, {SUMMARY_FILE}, {METRICS_FILE} go"
@@ -137,6 +171,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError("--probability-threshold must be between 0 and 1")
     if args.bins < 1:
         raise UsageError("--bins must be at least 1")
+    args.batch_content_type = _media_type(args.batch_content_type)
+    if args.batch_content_type not in BATCH_CONTENT_TYPES:
+        raise UsageError(f"--batch-content-type must be {' or '.join(BATCH_CONTENT_TYPES)}")
+    if args.batch_dir is not None and not args.batch_dir:
+        raise UsageError("--batch-dir must name a directory")
     if (args.facet is None) != (args.facet_values is None):
         raise UsageError("--facet and --facet-values go together")
     if args.facet is not None:
@@ -358,23 +397,32 @@ def input_rows(media: str, text: str, features: list[str]) -> list[list[Any]]:
             document = json.loads(text)
         except ValueError:
             raise Malformed("input is not JSON") from None
-        if isinstance(document, dict):
-            if "instances" not in document:
-                raise Malformed('JSON input is neither {"instances": [...]} nor a list')
-            document = document["instances"]
-        if not isinstance(document, list):
-            raise Malformed("JSON instances are not a list")
-        if all(isinstance(instance, dict) for instance in document):
-            rows = [[instance.get(name, _ABSENT) for name in features] for instance in document]
-        elif all(isinstance(instance, list) for instance in document):
-            rows = document
-            for number, row in enumerate(rows, start=1):
-                if len(row) != width:
-                    raise Malformed(f"input instance {number} has {len(row)} values; the baseline has {width} features")
-        else:
-            raise Malformed("JSON instances are neither all lists nor all objects")
+        return json_rows(document, features)
     else:
         raise Malformed(f"unsupported input content type {media[:60]!r}")
+    if not rows:
+        raise Malformed("input has no rows")
+    return rows
+
+
+def json_rows(document: Any, features: list[str]) -> list[list[Any]]:
+    """input_rows of a parsed JSON request."""
+    width = len(features)
+    if isinstance(document, dict):
+        if "instances" not in document:
+            raise Malformed('JSON input is neither {"instances": [...]} nor a list')
+        document = document["instances"]
+    if not isinstance(document, list):
+        raise Malformed("JSON instances are not a list")
+    if all(isinstance(instance, dict) for instance in document):
+        rows = [[instance.get(name, _ABSENT) for name in features] for instance in document]
+    elif all(isinstance(instance, list) for instance in document):
+        rows = document
+        for number, row in enumerate(rows, start=1):
+            if len(row) != width:
+                raise Malformed(f"input instance {number} has {len(row)} values; the baseline has {width} features")
+    else:
+        raise Malformed("JSON instances are neither all lists nor all objects")
     if not rows:
         raise Malformed("input has no rows")
     return rows
@@ -395,6 +443,14 @@ def _prediction_values(row: Any) -> list[float]:
     return numbers
 
 
+def _json_predictions(document: Any) -> list[list[float]]:
+    if isinstance(document, dict):
+        document = document.get("predictions")
+    if not isinstance(document, list):
+        raise ValueError('JSON output is neither {"predictions": [...]} nor a list')
+    return [_prediction_values(row) for row in document]
+
+
 def predictions(media: str, text: str, rows: int, problem_type: str) -> list[Any]:
     """One prediction per input row: a float, or a list of class probabilities (multiclass).
     ValueError (no data values in the message) when the output does not fit the input."""
@@ -408,13 +464,14 @@ def predictions(media: str, text: str, rows: int, problem_type: str) -> list[Any
             document = json.loads(text)
         except ValueError:
             raise ValueError("output is not JSON") from None
-        if isinstance(document, dict):
-            document = document.get("predictions")
-        if not isinstance(document, list):
-            raise ValueError('JSON output is neither {"predictions": [...]} nor a list')
-        parsed = [_prediction_values(row) for row in document]
+        parsed = _json_predictions(document)
     else:
         raise ValueError("unsupported output content type")
+    return per_row_predictions(parsed, rows, problem_type)
+
+
+def per_row_predictions(parsed: list[list[float]], rows: int, problem_type: str) -> list[Any]:
+    """predictions() of parsed output lines (each a list of numbers)."""
     if problem_type == "MulticlassClassification":
         if len(parsed) != rows or any(len(row) < 2 or len(row) != len(parsed[0]) for row in parsed):
             raise ValueError(f"output has not one probability row per input row ({rows})")
@@ -428,6 +485,54 @@ def predictions(media: str, text: str, rows: int, problem_type: str) -> list[Any
     if len(flat) != rows:
         raise ValueError(f"output has {len(flat)} predictions for {rows} input rows")
     return flat
+
+
+# --- batch transform output ---------------------------------------------------------------
+def _joined_predictions(output: Any, rows: int, problem_type: str) -> list[Any]:
+    """predictions() of a JSON batch output's "SageMakerOutput": the response as JSON, or its text."""
+    if isinstance(output, str):
+        return predictions(JSON if output.lstrip()[:1] in ("{", "[") else CSV, output, rows, problem_type)
+    parsed = _json_predictions(output) if isinstance(output, (dict, list)) else [_prediction_values(output)]
+    return per_row_predictions(parsed, rows, problem_type)
+
+
+def batch_rows(media: str, text: str, features: list[str], problem_type: str) -> tuple[list[list[Any]], list[Any], str]:
+    """A batch transform output line (JoinSource "Input"): its input rows in feature order, one prediction
+    per row (None without a usable one) and why the predictions are unusable ("" when they are not)."""
+    if media == CSV:  # the input row, a comma, the prediction: the width tells them apart
+        fields = _csv_rows(text)
+        if len(fields) != 1:
+            raise Malformed("not one CSV row")
+        values, width = fields[0], len(features)
+        if problem_type == "MulticlassClassification":
+            fits, expected = len(values) >= width + 2, f"at least {width + 2}: {width} features and 2 or more classes"
+        else:
+            fits, expected = len(values) == width + 1, f"{width + 1}: {width} features and 1 prediction"
+        if not fits:
+            raise Malformed(f"line has {len(values)} values; expected {expected}")
+        rows: list[list[Any]] = [values[:width]]
+        output: Any = values[width:]
+    else:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise Malformed("not JSON") from None
+        if not isinstance(document, dict) or BATCH_OUTPUT_KEY not in document:
+            raise Malformed(f"no {BATCH_OUTPUT_KEY}")
+        output = document[BATCH_OUTPUT_KEY]
+        if BATCH_INPUT_KEY in document:
+            request = document[BATCH_INPUT_KEY]
+        else:
+            request = {key: value for key, value in document.items() if key != BATCH_OUTPUT_KEY}
+        rows = json_rows(request, features)
+    try:
+        if media == CSV:
+            output = per_row_predictions([_prediction_values(output)], 1, problem_type)
+        else:
+            output = _joined_predictions(output, len(rows), problem_type)
+    except ValueError as error:  # the inputs still count for drift
+        return rows, [None] * len(rows), str(error)
+    return rows, output, ""
 
 
 class Examples:
@@ -447,12 +552,13 @@ class Examples:
 
 
 class Capture:
-    """Everything read from the capture files."""
+    """Everything read from the capture files, or from batch transform output."""
 
-    def __init__(self, columns: dict[str, Column], problem_type: str) -> None:
+    def __init__(self, columns: dict[str, Column], problem_type: str, batch_media: str | None = None) -> None:
         self.columns = columns
         self.features = list(columns)
         self.problem_type = problem_type
+        self.batch_media = batch_media  # the batch transform input's content type; None: data capture
         self.records = 0
         self.rows = 0
         self.files = 0
@@ -463,19 +569,31 @@ class Capture:
         self.first: datetime | None = None
         self.last: datetime | None = None
 
-    def read(self, capture_dir: Path) -> None:
-        for path in sorted(capture_dir.rglob("*.jsonl")):
+    def read(self, directory: Path) -> None:
+        """Every *.jsonl capture file under directory (batch: every *.out file)."""
+        add = self.add if self.batch_media is None else self.add_batch
+        for path in sorted(directory.rglob("*.jsonl" if self.batch_media is None else f"*{BATCH_SUFFIX}")):
             if not path.is_file():
                 continue
             self.files += 1
-            name = path.relative_to(capture_dir).as_posix()
+            name = path.relative_to(directory).as_posix()
             with open(path, "rb") as handle:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
                         try:
-                            self.add(line, name, number)
+                            add(line, name, number)
                         except Malformed as error:
                             self.malformed.add(name, number, str(error))
+
+    def add_batch(self, line: bytes, name: str, number: int) -> None:
+        try:
+            text = line.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Malformed("not UTF-8") from None
+        rows, output, unusable = batch_rows(self.batch_media or CSV, text, self.features, self.problem_type)
+        if unusable:
+            self.unusable_predictions.add(name, number, unusable)
+        self._keep(rows, output, None, None)
 
     def add(self, line: bytes, name: str, number: int) -> None:
         try:
@@ -498,10 +616,12 @@ class Capture:
                 self.unusable_predictions.add(name, number, str(error))
         metadata = record.get("eventMetadata") if isinstance(record.get("eventMetadata"), dict) else {}
         identifier = metadata.get("inferenceId") or metadata.get("eventId")
-        moment = _time(metadata.get("inferenceTime"))
-        # Only now, with the whole record understood, does it count.
+        self._keep(rows, output, str(identifier) if identifier else None, _time(metadata.get("inferenceTime")))
+
+    def _keep(self, rows: list[list[Any]], output: list[Any], identifier: str | None, moment: datetime | None) -> None:
+        """A record's rows and predictions: only now, with the whole record understood, does it count."""
         self.records += 1
-        self.requests.append((str(identifier) if identifier else None, self.rows, len(rows)))
+        self.requests.append((identifier, self.rows, len(rows)))
         self.rows += len(rows)
         self.predictions.extend(output)
         for position, column in enumerate(self.columns.values()):
@@ -992,9 +1112,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"**No drift**: max PSI {_cell(drift['max_psi'])} (`{drift['max_psi_feature']}`) "
             f"is within the threshold {drift['threshold']}."
         )
+    if report["source"] == "batch":
+        read = f"Batch transform output ({report['batch_content_type']}, {report['capture_files']} file(s))"
+    else:
+        read = f"Window {report['window_start'] or '-'} to {report['window_end'] or '-'}"
     lines += [
         "",
-        f"Window {report['window_start'] or '-'} to {report['window_end'] or '-'}: {report['records']} capture "
+        f"{read}: {report['records']} {'batch' if report['source'] == 'batch' else 'capture'} "
         f"record(s), {report['rows']} row(s); {report['malformed']['count']} malformed line(s) skipped.",
         "",
         "| Feature | Type | PSI | KS statistic | p-value (KS / chi-square) | Missing | Type mismatch "
@@ -1057,18 +1181,19 @@ def monitor(args: argparse.Namespace) -> dict[str, Any]:
             except ValueError:
                 raise UsageError(f"--facet-values of numeric feature {args.facet!r} must be numbers") from None
     problems: list[str] = []
-    capture = Capture(columns, args.problem_type)
-    capture_dir = Path(args.capture_dir)
-    if capture_dir.is_dir():
-        capture.read(capture_dir)
+    batch = args.batch_dir is not None
+    capture = Capture(columns, args.problem_type, args.batch_content_type if batch else None)
+    source, kind = (Path(args.batch_dir), "batch output") if batch else (Path(args.capture_dir), "capture")
+    if source.is_dir():
+        capture.read(source)
     else:
-        problems.append(f"capture directory {capture_dir} does not exist")
+        problems.append(f"{'batch' if batch else 'capture'} directory {source} does not exist")
     if not capture.records:
-        problems.append(f"no usable capture records in {capture.files} capture file(s): nothing to compare")
+        problems.append(f"no usable {kind} records in {capture.files} {kind} file(s): nothing to compare")
     if capture.malformed.count:
-        problems.append(f"{capture.malformed.count} malformed capture line(s) skipped")
+        problems.append(f"{capture.malformed.count} malformed {kind} line(s) skipped")
     if capture.unusable_predictions.count:
-        problems.append(f"{capture.unusable_predictions.count} capture record(s) without usable predictions")
+        problems.append(f"{capture.unusable_predictions.count} {kind} record(s) without usable predictions")
 
     features = {name: feature_statistics(column, capture.rows, args, problems) for name, column in columns.items()}
     scored = {name: feature["psi"] for name, feature in features.items() if feature["psi"] is not None}
@@ -1083,13 +1208,23 @@ def monitor(args: argparse.Namespace) -> dict[str, Any]:
     }
 
     quality, labelled = None, None
-    truth = load_ground_truth(Path(args.ground_truth_dir))
+    truth_dir = Path(args.ground_truth_dir)
+    if batch:
+        if truth_dir.is_dir() and any(path.is_file() for path in truth_dir.rglob("*.jsonl")):
+            problems.append(
+                f"ground truth in {truth_dir} not read: it joins on inference ids and batch output has none"
+            )
+        truth = None
+    else:
+        truth = load_ground_truth(truth_dir)
     if truth is not None:
         quality, rows, target, scores = model_quality(capture, truth, args, problems)
         labelled = (rows, target, scores)
     report = {
         "model": args.model,
         "problem_type": args.problem_type,
+        "source": "batch" if batch else "capture",
+        "batch_content_type": args.batch_content_type if batch else None,
         "window_start": _iso(capture.first),
         "window_end": _iso(capture.last),
         "capture_files": capture.files,

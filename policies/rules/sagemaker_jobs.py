@@ -1,4 +1,4 @@
-"""SageMaker jobs: model-monitor job definitions, and the jobs inside pipeline definitions.
+"""SageMaker jobs: model-monitor job definitions, and the jobs (and models) inside pipeline definitions.
 
 Also home of the pipeline-definition readers the serving, registry and stack rules share.
 A pipeline definition is a JSON string (SageMaker's own PascalCase schema); steps can sit
@@ -20,6 +20,10 @@ DATA_QUALITY_JOB = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinit
 MONITORING_SCHEDULE = "aws:sagemaker/monitoringSchedule:MonitoringSchedule"
 PROCESSING_STEPS = ("Processing", "QualityCheck", "ClarifyCheck")
 """Step types that run a SageMaker processing job (the checks run Model Monitor containers)."""
+TRANSFORM_STEP = "Transform"
+"""A batch transform job: its Arguments are a CreateTransformJob request."""
+MODEL_STEP = "Model"
+"""A model the pipeline creates (the SDK's ModelStep over model.create()): a CreateModel request."""
 
 
 def present(value: Any) -> bool:
@@ -184,6 +188,34 @@ def _reads_capture(step: Mapping[str, Any]) -> bool:
 
 
 @for_types(PIPELINE)
+def _transform_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for step in checked_steps(args.props, report):
+        if step.get("Type") != TRANSFORM_STEP:
+            continue
+        job, label = step.get("Arguments"), step_label(step)
+        if not present(get(job, "TransformOutput", "KmsKeyId")):
+            report(f"{label}: TransformOutput.KmsKeyId is not set")
+        if not present(get(job, "TransformResources", "VolumeKmsKeyId")):
+            report(f"{label}: TransformResources.VolumeKmsKeyId is not set")
+        # Captured inference data is written to S3 too, where the job captures it.
+        if get(job, "DataCaptureConfig") is not None and not present(get(job, "DataCaptureConfig", "KmsKeyId")):
+            report(f"{label}: DataCaptureConfig.KmsKeyId is not set")
+
+
+@for_types(PIPELINE)
+def _model_isolated(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    require_vpc = args.get_config().get("requireVpc")
+    for step in checked_steps(args.props, report):
+        if step.get("Type") != MODEL_STEP:
+            continue
+        model, label = step.get("Arguments"), step_label(step)
+        if not truthy(get(model, "EnableNetworkIsolation")):
+            report(f"{label}: EnableNetworkIsolation is not true")
+        if require_vpc and not as_list(get(model, "VpcConfig", "Subnets")):
+            report(f"{label} creates a model outside a VPC (VpcConfig.Subnets)")
+
+
+@for_types(PIPELINE)
 def _pipeline_monitor_isolated(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for step in checked_steps(args.props, report):
         if step.get("Type") not in PROCESSING_STEPS or not _reads_capture(step):
@@ -260,5 +292,32 @@ POLICIES = [
             "volume_kms_key and output_kms_key).",
         ),
         _processing_encrypted,
+    ),
+    resource_rule(
+        "sagemaker-pipeline-transform-encrypted",
+        Meta(
+            description="Every Transform step (batch transform job) of a pipeline, including steps inside "
+            "Condition branches, encrypts its results, its volume and any data it captures with a KMS key. "
+            "All tiers.",
+            severity=Severity.HIGH,
+            fix="Give the step's Transformer output_kms_key and volume_kms_key (and the BatchDataCaptureConfig "
+            "kms_key_id): TransformOutput.KmsKeyId, TransformResources.VolumeKmsKeyId, DataCaptureConfig.KmsKeyId. "
+            "Instance types with local NVMe storage cannot take a volume key: use an EBS-backed family.",
+        ),
+        _transform_encrypted,
+    ),
+    resource_rule(
+        "sagemaker-pipeline-model-isolated",
+        Meta(
+            description="Every model a pipeline creates (its Model steps, e.g. the model a batch Transform step "
+            "runs), including steps inside Condition branches, is network-isolated, and in a VPC where "
+            "`requireVpc`. All tiers.",
+            severity=Severity.HIGH,
+            controls=("SageMaker.5",),
+            fix="Create the step's Model with enable_network_isolation=True and, where a VPC is required, "
+            "vpc_config from the environment's network.subnet_ids / security_group_ids in mlstack.yaml.",
+            config={"requireVpc": {"type": "boolean", "default": False, "description": "Require a VpcConfig."}},
+        ),
+        _model_isolated,
     ),
 ]

@@ -16,8 +16,11 @@ from .sagemaker_jobs import PIPELINE, pipeline_definition, pipeline_steps, step_
 DEFAULT_REQUIRED_KEYS = ["project", "environment", "owner", "cost-centre", "data-classification", "managed-by"]
 
 
-# Pipeline steps that start a job, and where the job's tags are in their arguments.
-_JOB_STEPS = ("Processing", "Training", "Transform", "QualityCheck", "ClarifyCheck")
+# Pipeline steps whose Arguments.Tags tag what they make: a job they start, or a model they create.
+_TAGGED_STEPS = {
+    **dict.fromkeys(("Processing", "Training", "Transform", "QualityCheck", "ClarifyCheck"), "starts jobs"),
+    "Model": "creates a model",
+}
 
 
 def _read_tags(tags: Any, what: str, report: ReportViolation) -> dict[str, Any] | None:
@@ -60,12 +63,13 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
     if is_taggable(args.resource_type):
         _check_tags(args.props.get("tags"), "tags", required, report, "missing required tags")
     if args.resource_type == PIPELINE:
-        # The jobs a pipeline starts are resources too: cost and ownership must reach them.
+        # The jobs a pipeline starts and the models it creates are resources too: cost and ownership must reach them.
         for step in pipeline_steps(pipeline_definition(args.props)):
-            if step.get("Type") in _JOB_STEPS:
+            makes = _TAGGED_STEPS.get(str(step.get("Type")))
+            if makes:
                 label = step_label(step)
                 tags = get(step, "Arguments", "Tags")
-                _check_tags(tags, f"{label}: Tags", required, report, f"{label} starts jobs without required tags")
+                _check_tags(tags, f"{label}: Tags", required, report, f"{label} {makes} without required tags")
 
 
 @cache
@@ -93,7 +97,7 @@ POLICIES = [
         "required-tags",
         Meta(
             description="Every taggable AWS resource (pulumi-aws and aws-native) carries the project's cost and "
-            "ownership tags, and so does every job a pipeline starts (its steps' Tags).",
+            "ownership tags, and so does every job a pipeline starts and every model it creates (its steps' Tags).",
             severity=Severity.MEDIUM,
             controls=(),
             fix="Pass the component's `tags` to every child; mlstack computes them in mlstack/naming.py.",

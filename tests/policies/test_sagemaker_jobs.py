@@ -257,8 +257,9 @@ def test_a_training_step_without_arguments_fails_closed() -> None:
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_the_example_pipelines_pass(plans: Any, environment: str) -> None:
     resources = [Resource.from_plan(r.as_dict()) for r in plans(environment).resources]
-    # two training pipelines and the fraud detector's drift monitor (its Processing step is checked too)
-    assert len([r for r in resources if r.type == PIPELINE]) == 3
+    # two training pipelines, the fraud detector's drift monitor (its Processing step is checked too)
+    # and, in prod, merchant-risk's nightly batch scoring
+    assert len([r for r in resources if r.type == PIPELINE]) == (4 if environment == "prod" else 3)
     for policy in (ENCRYPTED, ISOLATED, TRAINING, PROCESSING):
         report = run_resource_policy(policy, resources)
         assert report.violations == [] and report.not_evaluated == [], policy.name
