@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.transformer import Transformer
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow import ModelStep, Pipeline, ProcessingStep
-from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from sagemaker.mlops.workflow.lambda_step import LambdaStep
 from sagemaker.mlops.workflow.steps import TransformStep
 
 from . import layout
-from ._monitor_steps import isolated_processor
+from ._monitor_steps import isolated_processor, publish_step
 from ._steps import s3_input, s3_output, sklearn_processing_image
 from .batch_builder import (
     BASELINE_DIR,
@@ -53,6 +52,23 @@ def _tags(inputs: BatchPipelineInputs) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in inputs.tags.items()]
 
 
+def _processor(
+    inputs: BatchPipelineInputs, session: PipelineSession, script: str, instance_type: str, max_runtime_seconds: int
+) -> Any:
+    """A step script in the scikit-learn image, with no network, KMS on volume and output."""
+    return isolated_processor(
+        role_arn=inputs.role_arn,
+        image=sklearn_processing_image(inputs.region, inputs.framework_version, instance_type),
+        instance_type=instance_type,
+        script=script,
+        kms_key_arn=inputs.kms_key_arn,
+        max_runtime_seconds=max_runtime_seconds,
+        tags=inputs.tags,
+        vpc=inputs.vpc,
+        session=session,
+    )
+
+
 def model_step(inputs: BatchPipelineInputs, session: PipelineSession) -> ModelStep:
     """CreateModel from the model package: its image, artifact and environment, as registered."""
     session.init_model_step_arguments(_PackageModel(session))
@@ -73,17 +89,7 @@ def prepare_step(inputs: BatchPipelineInputs, session: PipelineSession) -> Proce
     """The feature group's latest record per entity, as headerless CSV in the model's feature order."""
     source = inputs.feature_group
     assert source is not None
-    processor = isolated_processor(
-        role_arn=inputs.role_arn,
-        image=sklearn_processing_image(inputs.region, inputs.framework_version, inputs.processing_instance_type),
-        instance_type=inputs.processing_instance_type,
-        script=PREPARE_SCRIPT,
-        kms_key_arn=inputs.kms_key_arn,
-        max_runtime_seconds=3600,
-        tags=inputs.tags,
-        vpc=inputs.vpc,
-        session=session,
-    )
+    processor = _processor(inputs, session, PREPARE_SCRIPT, inputs.processing_instance_type, 3600)
     step_args = processor.run(
         inputs=[
             s3_input("offline-store", source.offline_store_s3_uri, OFFLINE_STORE_DIR),
@@ -124,17 +130,7 @@ def monitor_steps(
 ) -> list[ProcessingStep | LambdaStep]:
     monitor = inputs.monitor
     assert monitor is not None
-    processor = isolated_processor(
-        role_arn=inputs.role_arn,
-        image=sklearn_processing_image(inputs.region, inputs.framework_version, monitor.instance_type),
-        instance_type=monitor.instance_type,
-        script=MONITOR_SCRIPT,
-        kms_key_arn=inputs.kms_key_arn,
-        max_runtime_seconds=monitor.max_runtime_seconds,
-        tags=inputs.tags,
-        vpc=inputs.vpc,
-        session=session,
-    )
+    processor = _processor(inputs, session, MONITOR_SCRIPT, monitor.instance_type, monitor.max_runtime_seconds)
     step_args = processor.run(
         inputs=[
             s3_input("batch", transform.properties.TransformOutput.S3OutputPath, SCORED_DIR),
@@ -158,18 +154,14 @@ def monitor_steps(
         ],
     )
     scored = ProcessingStep(name=STEP_NAMES["monitor"], step_args=step_args)
-    publish = LambdaStep(
-        name=STEP_NAMES["publish"],
-        lambda_func=Lambda(function_arn=monitor.publish_function_arn, session=session),
-        inputs={
-            "MetricsS3Uri": run_uri(inputs, "report", "metrics.json"),
-            "Namespace": monitor.metrics_namespace,
-            "TrackingServerArn": monitor.tracking_server_arn or "",
-            "Experiment": inputs.pipeline_name,
-            "RunName": ExecutionVariables.PIPELINE_EXECUTION_ID,
-        },
-        outputs=[LambdaOutput(output_name="published", output_type=LambdaOutputTypeEnum.Integer)],
-        depends_on=[scored],
+    publish = publish_step(
+        function_arn=monitor.publish_function_arn,
+        metrics_uri=run_uri(inputs, "report", "metrics.json"),
+        namespace=monitor.metrics_namespace,
+        tracking_server_arn=monitor.tracking_server_arn,
+        experiment=inputs.pipeline_name,
+        after=scored,
+        session=session,
     )
     return [scored, publish]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.network import NetworkConfig
@@ -76,6 +77,32 @@ def isolated_processor(
     )
 
 
+def publish_step(
+    *,
+    function_arn: str,
+    metrics_uri: Any,
+    namespace: str,
+    tracking_server_arn: str | None,
+    experiment: str,
+    after: ProcessingStep,
+    session: PipelineSession,
+) -> LambdaStep:
+    """PublishMetrics: the monitor's metrics.json into CloudWatch (and MLflow), after `after` wrote it."""
+    return LambdaStep(
+        name=STEP_NAMES["publish"],
+        lambda_func=Lambda(function_arn=function_arn, session=session),
+        inputs={
+            "MetricsS3Uri": metrics_uri,
+            "Namespace": namespace,
+            "TrackingServerArn": tracking_server_arn or "",
+            "Experiment": experiment,
+            "RunName": ExecutionVariables.PIPELINE_EXECUTION_ID,
+        },
+        outputs=[LambdaOutput(output_name="published", output_type=LambdaOutputTypeEnum.Integer)],
+        depends_on=[after],
+    )
+
+
 def monitor_pipeline(inputs: MonitorPipelineInputs, session: PipelineSession) -> Pipeline:
     baseline = ParameterString(name=BASELINE_PARAMETER, default_value=inputs.baseline_s3_uri)
     # EventBridge Scheduler passes its <aws.scheduler.scheduled-time>; empty (a manual start) = now.
@@ -136,18 +163,14 @@ def monitor_pipeline(inputs: MonitorPipelineInputs, session: PipelineSession) ->
         inputs=staged, outputs=[s3_output("report", run_uri(inputs, "report"), REPORT_DIR)], arguments=arguments
     )
     monitor = ProcessingStep(name=STEP_NAMES["monitor"], step_args=step_args, depends_on=[prepare])
-    publish = LambdaStep(
-        name=STEP_NAMES["publish"],
-        lambda_func=Lambda(function_arn=inputs.publish_function_arn, session=session),
-        inputs={
-            "MetricsS3Uri": run_uri(inputs, "report", "metrics.json"),
-            "Namespace": inputs.metrics_namespace,
-            "TrackingServerArn": inputs.tracking_server_arn or "",
-            "Experiment": f"{inputs.pipeline_name}",
-            "RunName": ExecutionVariables.PIPELINE_EXECUTION_ID,
-        },
-        outputs=[LambdaOutput(output_name="published", output_type=LambdaOutputTypeEnum.Integer)],
-        depends_on=[monitor],
+    publish = publish_step(
+        function_arn=inputs.publish_function_arn,
+        metrics_uri=run_uri(inputs, "report", "metrics.json"),
+        namespace=inputs.metrics_namespace,
+        tracking_server_arn=inputs.tracking_server_arn,
+        experiment=inputs.pipeline_name,
+        after=monitor,
+        session=session,
     )
     return Pipeline(
         name=inputs.pipeline_name,

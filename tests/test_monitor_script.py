@@ -811,9 +811,14 @@ def test_batch_output_gives_the_metrics_of_the_same_rows_captured(
     assert (report["rows"], report["malformed"]["count"], report["unusable_predictions"]["count"]) == (300, 0, 0)
     for key in ("records", "rows", "features", "drift", "problems"):
         assert report[key] == expected[key], key
-    metrics = (root / "report" / monitor.METRICS_FILE).read_text()
-    assert metrics == (tmp_path / "capture" / "report" / monitor.METRICS_FILE).read_text()
-    assert json.loads(metrics)  # and not empty
+    metrics = json.loads((root / "report" / monitor.METRICS_FILE).read_text())
+    captured = json.loads((tmp_path / "capture" / "report" / monitor.METRICS_FILE).read_text())
+    assert metrics  # and not empty
+    source = {"Name": "Source", "Value": "batch"}  # batch metrics are series of their own
+    assert all(datum["Dimensions"][1] == source for datum in metrics)
+    for datum in metrics:
+        datum["Dimensions"].remove(source)
+    assert metrics == captured
 
 
 def test_malformed_batch_lines_are_counted_and_named(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
@@ -855,7 +860,7 @@ def test_malformed_batch_lines_are_counted_and_named(tmp_path: Path, run) -> Non
     for name in (monitor.REPORT_FILE, monitor.SUMMARY_FILE):
         assert "SECRET" not in (root / "report" / name).read_text()
     datums = json.loads((root / "report" / monitor.METRICS_FILE).read_text())
-    counts = {datum["MetricName"]: datum["Value"] for datum in datums if len(datum["Dimensions"]) == 1}
+    counts = {datum["MetricName"]: datum["Value"] for datum in datums if len(datum["Dimensions"]) == 2}
     assert (counts["MalformedRecords"], counts["RecordsMonitored"]) == (6, 52)
 
 

@@ -46,8 +46,9 @@ categorical ones. A feature drifts when its PSI is over --threshold.
 Outputs in <output-dir>: report.json (everything), report.md (a readable summary) and
 metrics.json (CloudWatch datums; no NaN or infinity: a value that cannot be computed is
 left out and report.json's "problems" says why). Batch output gives the metrics the same
-rows captured would; report.json's "source" says which was read ("capture" or "batch";
-"capture_files" counts the files read either way). Shares are fractions of the captured
+rows captured would, with a Source=batch dimension besides Model (series of their own);
+report.json's "source" says which was read ("capture" or "batch"; "capture_files" counts
+the files read either way). Shares are fractions of the captured
 rows (0..1, unit None). Drift is data, not failure: the exit code is 0 unless the inputs
 are unusable (no baseline: 1; bad arguments: 2), with a one-line message on stderr.
 """
@@ -1051,11 +1052,14 @@ def metric_data(report: dict[str, Any]) -> list[dict[str, Any]]:
     """CloudWatch datums of the report; a value that could not be computed is left out."""
     model = report["model"]
     datums: list[dict[str, Any]] = []
+    # Batch scoring's metrics are series of their own: an endpoint's drift alarm (and the
+    # retraining it triggers) watches its captured traffic only.
+    source = [{"Name": "Source", "Value": "batch"}] if report["source"] == "batch" else []
 
     def datum(name: str, value: Any, unit: str = "None", **dimensions: str) -> None:
         if value is None or isinstance(value, bool) or not math.isfinite(float(value)):
             return
-        dimension_list = [{"Name": "Model", "Value": model}]
+        dimension_list = [{"Name": "Model", "Value": model}, *source]
         dimension_list += [{"Name": key, "Value": str(item)} for key, item in dimensions.items()]
         datums.append({"MetricName": name, "Dimensions": dimension_list, "Value": float(value), "Unit": unit})
 
