@@ -70,15 +70,17 @@ def test_a_command_runs_without_cyclic_collection_and_restores_it(
     assert (code, during, gc.isenabled()) == (0, [False], True)
 
 
-def test_a_watch_frees_what_each_plan_left(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_watch_collects_between_plans_and_restores_the_commands_setting() -> None:
     import gc
 
     from mlstack.plan.watch import Watch
 
-    collected: list[int] = []
-    monkeypatch.setattr(gc, "collect", lambda *_: collected.append(1) or 0)
     plan = type("Plan", (), {"resources": (), "as_dict": lambda self: {"resources": []}})
     watch = Watch(plan=plan, files=list, say=lambda _: None)
-    watch.replan([])
-    watch.replan([])
-    assert len(collected) == 2
+    between: list[bool] = []
+    gc.disable()  # as the command runs it
+    try:
+        watch.run(sleep=lambda _: between.append(gc.isenabled()), rounds=2)
+        assert (between, gc.isenabled()) == ([True, True], False)
+    finally:
+        gc.enable()

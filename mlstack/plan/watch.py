@@ -70,12 +70,20 @@ class Watch:
             self.say(f"[bold]{names} changed[/]: re-planned in {seconds:.2f} s")
             self.say(terminal(diff, None))
         self.previous = plan
-        # The command runs with collection off (`mlstack.cli.main`); a watch lives on, so it
-        # frees what each plan left, after saying what changed.
-        gc.collect()
 
     def run(self, *, sleep: Callable[[float], None] = time.sleep, rounds: int | None = None) -> None:
         """Watch until interrupted (Ctrl-C) or, for tests, `rounds` polls."""
+        # The command runs with cyclic collection off (`mlstack.cli.main`); a watch lives on, so
+        # the collector runs between plans and frees what each left (the recording pauses it).
+        enabled = gc.isenabled()
+        gc.enable()
+        try:
+            self._watch(sleep, rounds)
+        finally:
+            if not enabled:
+                gc.disable()
+
+    def _watch(self, sleep: Callable[[float], None], rounds: int | None) -> None:
         if self.previous is None:
             self.replan(self.changed())
         done = 0
