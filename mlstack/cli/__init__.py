@@ -13,7 +13,7 @@ def main() -> None:
     futures) and exits: each collection walks all of it and frees next to nothing. Off,
     `plan prod` takes a fifth less CPU and an extra resource half the time
     (bench/README.md). The previous state is restored on return, for callers that run
-    commands in-process (the tests); `plan --watch` collects after each plan.
+    commands in-process (the tests); `plan --watch` collects between plans.
     """
     enabled = gc.isenabled()
     gc.disable()
