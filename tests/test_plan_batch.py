@@ -88,7 +88,8 @@ def test_each_role_may_do_only_its_part(plans: Any) -> None:
         job["WriteTheOutput"]["Resource"][0]
         == "arn:aws:s3:::card-fraud-prod-artifacts-333333333333/batch/merchant-risk/output*"
     )
-    assert "arn:aws:s3:::card-fraud-prod-artifacts-333333333333/feature-store*" in job["ReadTheInputs"]["Resource"]
+    store = "feature-store/333333333333/sagemaker/eu-west-1/offline-store/card-fraud-prod-merchant-profile-*"
+    assert f"arn:aws:s3:::card-fraud-prod-artifacts-333333333333/{store}" in job["ReadTheInputs"]["Resource"]
 
 
 def test_a_failed_run_alarms_to_a_topic(plans: Any) -> None:

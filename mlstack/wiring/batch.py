@@ -174,7 +174,12 @@ def build_batch(
             ),
         ).arn
     if batch.feature_group is not None:
-        reads.append(f"s3://{bucket}/feature-store")
+        # Where SageMaker writes this group's offline store: <prefix>/<account>/sagemaker/<region>/
+        # offline-store/<group>-<creation time>/data (the time is known only once it exists).
+        group_name = names.feature_group(batch.feature_group)
+        reads.append(
+            f"s3://{bucket}/feature-store/{env.account_id}/sagemaker/{names.region}/offline-store/{group_name}-"
+        )
     scripts = [STEPS_DIR / MONITOR_SCRIPT] if monitor else []
     if source is not None:
         scripts.append(STEPS_DIR / PREPARE_SCRIPT)
