@@ -78,6 +78,10 @@ class BatchScoringArgs:
     alarm_topic_arn: pulumi.Input[str] | None = None
     """Notified when a run fails."""
     failed_alarm_name: str | None = None
+    drift_alarm_name: str | None = None
+    """With a monitor and a topic: the run's maximum feature drift over `drift_threshold` alarms."""
+    drift_metric_name: str = "MaxFeatureDriftPSI"
+    drift_threshold: float = 0.1
     vpc_subnet_ids: Sequence[str] = ()
     vpc_security_group_ids: Sequence[str] = ()
     log_retention_days: int = 365
@@ -103,6 +107,7 @@ class BatchScoring(pulumi.ComponentResource):
     schedule: aws.scheduler.Schedule | None
     input_rule: aws.cloudwatch.EventRule | None
     failed_alarm: aws.cloudwatch.MetricAlarm | None
+    drift_alarm: aws.cloudwatch.MetricAlarm | None
 
     def __init__(self, name: str, args: BatchScoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlstack:serving:BatchScoring", name, None, opts)
@@ -177,6 +182,7 @@ class BatchScoring(pulumi.ComponentResource):
                 topic_arn=args.alarm_topic_arn,
                 tags=args.tags,
             )
+        self.drift_alarm = self._drift_alarm(name) if self.publish_function is not None else None
         self.register_outputs(
             {
                 "pipeline_arn": self.pipeline.arn,
@@ -184,6 +190,33 @@ class BatchScoring(pulumi.ComponentResource):
                 "schedule_arn": self.schedule.arn if self.schedule else None,
                 "input_rule_arn": self.input_rule.arn if self.input_rule else None,
             }
+        )
+
+    def _drift_alarm(self, name: str) -> aws.cloudwatch.MetricAlarm | None:
+        """Drift of a scored batch: the monitor's maximum PSI of the run, series Source=batch.
+
+        A day's period with missing data ignored: a run keeps the state until the next one, so a
+        drift episode is one OK->ALARM transition (one retraining start), whatever the schedule."""
+        args = self.args
+        if not args.drift_alarm_name or args.alarm_topic_arn is None or not args.metrics_namespace:
+            return None
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-drift",
+            name=args.drift_alarm_name,
+            alarm_description=f"the inputs scored in batch for {args.model_name} drifted from its training baseline",
+            namespace=args.metrics_namespace,
+            metric_name=args.drift_metric_name,
+            dimensions={"Model": args.model_name, "Source": "batch"},
+            statistic="Maximum",
+            period=86400,
+            evaluation_periods=1,
+            threshold=args.drift_threshold,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            tags=dict(self.args.tags),
+            opts=child(self),
         )
 
     def _role(self, logical: str, role_name: str, service: str) -> aws.iam.Role:

@@ -246,3 +246,19 @@ def test_batch_only_models_in_prod_score_approved_versions_only(tmp_path: Path) 
         load_environment(spec, "prod")
     (problem,) = [p.render() for p in caught.value.problems]
     assert "only approved versions may be deployed in prod: when_unapproved must be fail" in problem
+
+
+def test_batch_drift_alarms_and_retrains_a_model_without_an_endpoint(plans: Any) -> None:
+    plan = plans("prod")
+    alarm = plan.get("merchant-risk-batch-drift").inputs
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == (
+        "mlstack/card-fraud",
+        "MaxFeatureDriftPSI",
+        "Maximum",
+    )
+    assert alarm["dimensions"] == {"Model": "merchant-risk", "Source": "batch"}  # the batch monitor's own series
+    assert (alarm["threshold"], alarm["period"], alarm["treatMissingData"]) == (0.1, 86400, "notBreaching")
+    # merchant-risk is served on Kubernetes: its batch drift is what starts its retraining in prod
+    rule = json.loads(plan.get("merchant-risk-training-drift-rule").inputs["eventPattern"])
+    assert rule["detail"]["alarmName"] == ["card-fraud-prod-merchant-risk-batch-drift"]
+    assert not [r for r in plans("staging").resources if r.name == "merchant-risk-training-drift-rule"]

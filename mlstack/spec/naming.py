@@ -118,6 +118,10 @@ class Names:
     def batch_publish_function(self, model: str) -> str:
         return fit(f"{self.prefix}-{model}-batch-publish", LAMBDA_NAME_MAX)
 
+    def batch_drift_alarm(self, model: str) -> str:
+        """The batch monitor's drift alarm; retraining of a model without an endpoint listens to it."""
+        return self.alarm(model, "batch-drift")
+
     def batch_schedule(self, model: str) -> str:
         return fit(f"{self.prefix}-{model}-batch", SCHEDULE_NAME_MAX)
 

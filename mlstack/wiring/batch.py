@@ -23,6 +23,7 @@ from mlstack.pipelines.inputs import Vpc
 from mlstack.registry.versions import ResolvedVersion, VersionResolutionError
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
 from mlstack.spec.naming import Names
+from mlstack.wiring.monitoring import MAX_DRIFT_METRIC
 from mlstack.wiring.pipeline_cache import definition_soon
 from mlstack.wiring.serving import registry_for, resolve_one
 
@@ -212,6 +213,9 @@ def build_batch(
             tracking_server_arn=monitor.tracking_server_arn if monitor else None,
             alarm_topic_arn=topic,
             failed_alarm_name=names.alarm(model.name, "batch-failed"),
+            drift_alarm_name=names.batch_drift_alarm(model.name) if monitor else None,
+            drift_metric_name=MAX_DRIFT_METRIC,
+            drift_threshold=model.monitoring.alarms.drift_threshold,
             vpc_subnet_ids=env.spec.subnet_ids,
             vpc_security_group_ids=env.spec.security_group_ids,
             log_retention_days=365,

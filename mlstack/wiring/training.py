@@ -42,6 +42,15 @@ def has_drift_alarm(model: ModelSpec) -> bool:
     )
 
 
+def drift_alarm_of(model: ModelSpec, names: Names) -> str | None:
+    """The alarm drift-triggered retraining listens to: the endpoint monitor's, else (a model
+    scored in batch only) the batch monitor's; None when nothing watches the model for drift."""
+    if has_drift_alarm(model):
+        return names.drift_alarm(model.name)
+    batch = model.serving.batch if model.serving else None
+    return names.batch_drift_alarm(model.name) if batch and batch.monitor else None
+
+
 def tracking_server(env: EnvironmentSpec, names: Names) -> str | None:
     """The project's MLflow tracking server, when the environment has one (deterministic ARN)."""
     return names.mlflow_server_arn() if env.spec.mlflow.enabled else None
@@ -174,7 +183,7 @@ def build_training(
     server = tracking_server(env, names)
     scripts = uploaded_scripts(model)
     schedule = model.training.schedule
-    drift = model.monitoring.retraining.on_drift and has_drift_alarm(model)
+    alarm = drift_alarm_of(model, names) if model.monitoring.retraining.on_drift else None
     return TrainingPipeline(
         f"{model.name}-training",
         TrainingPipelineArgs(
@@ -193,8 +202,8 @@ def build_training(
             schedule_name=names.retrain_schedule(model.name) if schedule else None,
             schedule_expression=schedule,
             trigger_role_name=names.trigger_role(model.name),
-            drift_rule_name=names.drift_rule(model.name) if drift else None,
-            drift_alarm_name=names.drift_alarm(model.name) if drift else None,
+            drift_rule_name=names.drift_rule(model.name) if alarm else None,
+            drift_alarm_name=alarm,
             vpc_subnet_ids=env.spec.subnet_ids,
             vpc_security_group_ids=env.spec.security_group_ids,
             tracking_server_arn=server,
