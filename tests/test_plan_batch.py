@@ -262,3 +262,62 @@ def test_batch_drift_alarms_and_retrains_a_model_without_an_endpoint(plans: Any)
     rule = json.loads(plan.get("merchant-risk-training-drift-rule").inputs["eventPattern"])
     assert rule["detail"]["alarmName"] == ["card-fraud-prod-merchant-risk-batch-drift"]
     assert not [r for r in plans("staging").resources if r.name == "merchant-risk-training-drift-rule"]
+
+
+def test_the_roles_can_do_their_jobs_and_nothing_wider(plans: Any) -> None:
+    from tests.iam_documents import allowed, role_statements
+
+    plan = plans("prod")
+    bucket = "arn:aws:s3:::card-fraud-prod-artifacts-333333333333"
+    key = plan.outputs["kms_key_arn"]
+    found = steps(plan)
+    staged = {i["InputName"]: i["S3Input"]["S3Uri"] for i in found["PrepareInput"]["Arguments"]["ProcessingInputs"]}
+    artifact = staged["model"].replace("s3://", "arn:aws:s3:::")
+    baseline = found["Monitor"]["Arguments"]["ProcessingInputs"][1]["S3Input"]["S3Uri"].replace(
+        "s3://", "arn:aws:s3:::"
+    )
+    store = f"{bucket}/feature-store/333333333333/sagemaker/eu-west-1/offline-store"
+
+    job = role_statements(plan, "card-fraud-prod-merchant-risk-batch-job")
+    for read in (
+        artifact,
+        f"{baseline}/baseline.csv",
+        f"{store}/card-fraud-prod-merchant-profile-1764547200/data/year=2026/part-0.parquet",
+        f"{bucket}/batch/merchant-risk/code/batch_input.py",
+        f"{bucket}/batch/merchant-risk/runs/exec-1/input/input.csv",
+    ):
+        assert allowed(job, "s3:GetObject", read), read
+    assert not allowed(job, "s3:GetObject", f"{store}/card-fraud-prod-transactions-1764547200/data/part-0.parquet")
+    prefix = "feature-store/333333333333/sagemaker/eu-west-1/offline-store/card-fraud-prod-merchant-profile-17/data/"
+    assert allowed(job, "s3:ListBucket", bucket, {"s3:prefix": prefix})
+    for written in (
+        f"{bucket}/batch/merchant-risk/output/exec-1/input.csv.out",
+        f"{bucket}/batch/merchant-risk/runs/exec-1/report/metrics.json",
+    ):
+        assert allowed(job, "s3:PutObject", written), written
+    assert not allowed(job, "s3:PutObject", f"{bucket}/models/merchant-risk/model.tar.gz")
+    assert not allowed(job, "s3:PutObject", f"{store}/card-fraud-prod-merchant-profile-1/data/x.parquet")
+    assert allowed(job, "kms:Decrypt", key) and allowed(job, "kms:GenerateDataKey", key)
+
+    runs = role_statements(plan, "card-fraud-prod-merchant-risk-batch-pipeline")
+    sagemaker = "arn:aws:sagemaker:eu-west-1:333333333333"
+    assert allowed(runs, "sagemaker:CreateModel", f"{sagemaker}:model/pipelines-abc-createmodel-123")
+    assert allowed(runs, "sagemaker:CreateTransformJob", f"{sagemaker}:transform-job/pipelines-abc-transform")
+    assert allowed(runs, "sagemaker:CreateProcessingJob", f"{sagemaker}:processing-job/pipelines-abc-monitor")
+    assert not allowed(runs, "sagemaker:CreateEndpoint", f"{sagemaker}:endpoint/anything")
+    package = f"{sagemaker}:model-package/card-fraud-prod-merchant-risk"
+    assert allowed(runs, "sagemaker:DescribeModelPackage", f"{package}/1")
+    assert not allowed(runs, "sagemaker:DescribeModelPackage", f"{package}/2")
+    job_role = "arn:aws:iam::333333333333:role/card-fraud-prod-merchant-risk-batch-job"
+    assert allowed(runs, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+    assert not allowed(runs, "iam:PassRole", job_role, {"iam:PassedToService": "lambda.amazonaws.com"})
+    publish = "arn:aws:lambda:eu-west-1:333333333333:function:card-fraud-prod-merchant-risk-batch-publish"
+    assert allowed(runs, "lambda:InvokeFunction", publish)
+
+    scheduler = role_statements(plan, "card-fraud-prod-merchant-risk-batch-schedule")
+    assert allowed(
+        scheduler, "sagemaker:StartPipelineExecution", f"{sagemaker}:pipeline/card-fraud-prod-merchant-risk-batch"
+    )
+    assert not allowed(
+        scheduler, "sagemaker:StartPipelineExecution", f"{sagemaker}:pipeline/card-fraud-prod-merchant-risk-training"
+    )
