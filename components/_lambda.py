@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, service_trust, write_own_logs
+from ._policy import child, document, service_role, write_own_logs
 
 LAMBDA_RUNTIME = "python3.12"
 MLFLOW_CLIENT_SCRIPT = "mlflow_rest.py"  # imported by the handlers, packaged beside them
@@ -42,13 +42,14 @@ def python_function(
         tags=dict(tags),
         opts=child(parent),
     )
-    role = aws.iam.Role(
+    role = service_role(
+        parent,
         f"{logical}-role",
         name=function_name,
         description=role_description,
-        assume_role_policy=service_trust("lambda.amazonaws.com", account_id),
-        tags=dict(tags),
-        opts=child(parent),
+        service="lambda.amazonaws.com",
+        account_id=account_id,
+        tags=tags,
     )
     policy = aws.iam.RolePolicy(
         f"{logical}-policy",

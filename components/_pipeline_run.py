@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._policy import child, document, service_trust
+from ._policy import child, document, service_role
 
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"  # lower-case "m" in Sagemaker
 
@@ -44,13 +44,14 @@ def scheduled_start(
     parameters: Sequence[Mapping[str, str]] = (),
 ) -> aws.scheduler.Schedule:
     """`<logical>-scheduler-role`, `-scheduler-policy` and `-schedule`: starts the pipeline only."""
-    role = aws.iam.Role(
+    role = service_role(
+        parent,
         f"{logical}-scheduler-role",
         name=role_name,
         description=role_description,
-        assume_role_policy=service_trust("scheduler.amazonaws.com", account_id),
-        tags=dict(tags),
-        opts=child(parent),
+        service="scheduler.amazonaws.com",
+        account_id=account_id,
+        tags=tags,
     )
     schedule_arn = f"arn:aws:scheduler:{region}:{account_id}:schedule/default/{schedule_name}"
     policy = aws.iam.RolePolicy(

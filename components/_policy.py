@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 
 def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
@@ -134,6 +135,33 @@ def service_trust(services: str | Sequence[str], account_id: pulumi.Input[str]) 
             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         }
     )
+
+
+def service_role(
+    parent: pulumi.Resource,
+    logical: str,
+    *,
+    name: str,
+    description: str,
+    service: str,
+    account_id: pulumi.Input[str],
+    tags: Mapping[str, str],
+) -> aws.iam.Role:
+    """A role only `service` may assume, on behalf of this account, as a child of `parent`."""
+    return aws.iam.Role(
+        logical,
+        name=name,
+        description=description,
+        assume_role_policy=service_trust(service, account_id),
+        tags=dict(tags),
+        opts=child(parent),
+    )
+
+
+def s3_location(uri: str) -> tuple[str, str]:
+    """(bucket, key prefix without slashes at its ends) of an s3:// URI."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key.strip("/")
 
 
 def content_name(prefix: str, content: Any) -> str:

@@ -33,7 +33,7 @@ import pulumi_aws as aws
 
 from ._lambda import python_function
 from ._pipeline_run import failed_run_alarm, scheduled_start, start_statement
-from ._policy import child, document, sagemaker_job_statements, service_trust, vpc_access_statements
+from ._policy import child, document, s3_location, sagemaker_job_statements, service_role, vpc_access_statements
 from .drift_monitor import publish_statements
 
 
@@ -88,14 +88,8 @@ class BatchScoringArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def _s3(uri: str) -> tuple[str, str]:
-    """(bucket, key prefix without slashes at the ends) of an s3:// URI."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key.strip("/")
-
-
 def _objects(uri: str) -> str:
-    bucket, key = _s3(uri)
+    bucket, key = s3_location(uri)
     return f"arn:aws:s3:::{bucket}/{key}*" if key else f"arn:aws:s3:::{bucket}/*"
 
 
@@ -220,13 +214,16 @@ class BatchScoring(pulumi.ComponentResource):
         )
 
     def _role(self, logical: str, role_name: str, service: str) -> aws.iam.Role:
-        return aws.iam.Role(
+        args = self.args
+        description = f"Batch scoring of {args.model_name} (mlstack)"
+        return service_role(
+            self,
             logical,
             name=role_name,
-            description=f"Batch scoring of {self.args.model_name} (mlstack)",
-            assume_role_policy=service_trust(service, self.args.account_id),
-            tags=dict(self.args.tags),
-            opts=child(self),
+            description=description,
+            service=service,
+            account_id=args.account_id,
+            tags=args.tags,
         )
 
     def _policy(self, logical: str, role: aws.iam.Role, statements: Sequence[dict[str, Any]]) -> aws.iam.RolePolicy:
@@ -238,7 +235,7 @@ class BatchScoring(pulumi.ComponentResource):
         reads = sorted({_objects(uri) for uri in args.read_prefixes})
         listed: dict[str, set[str]] = {}
         for uri in [*args.read_prefixes, args.output_s3_uri]:
-            bucket, key = _s3(uri)
+            bucket, key = s3_location(uri)
             listed.setdefault(bucket, set()).add(f"{key}*" if key else "*")
         statements: list[dict[str, Any]] = [
             {"Sid": "ReadTheInputs", "Effect": "Allow", "Action": "s3:GetObject", "Resource": [*reads, code, runs]},
@@ -329,7 +326,7 @@ class BatchScoring(pulumi.ComponentResource):
         """Object Created under the input prefix starts a run (the bucket must send events to EventBridge)."""
         args = self.args
         assert args.input_s3_uri and args.input_rule_name and args.input_rule_role_name
-        bucket, key = _s3(args.input_s3_uri)
+        bucket, key = s3_location(args.input_s3_uri)
         rule = aws.cloudwatch.EventRule(
             f"{name}-input-rule",
             name=args.input_rule_name,
@@ -345,14 +342,7 @@ class BatchScoring(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child(self),
         )
-        role = aws.iam.Role(
-            f"{name}-input-rule-role",
-            name=args.input_rule_role_name,
-            description=f"Batch scoring of {args.model_name} (mlstack)",
-            assume_role_policy=service_trust("events.amazonaws.com", args.account_id),
-            tags=dict(args.tags),
-            opts=child(self),
-        )
+        role = self._role(f"{name}-input-rule-role", args.input_rule_role_name, "events.amazonaws.com")
         policy = self._policy(f"{name}-input-rule-policy", role, [start_statement(self.pipeline.arn)])
         aws.cloudwatch.EventTarget(
             f"{name}-input-target",

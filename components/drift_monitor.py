@@ -33,8 +33,9 @@ from ._pipeline_run import PIPELINE_NAMESPACE, failed_run_alarm, scheduled_start
 from ._policy import (
     child,
     document,
+    s3_location,
     sagemaker_job_statements,
-    service_trust,
+    service_role,
     vpc_access_statements,
 )
 
@@ -128,11 +129,6 @@ def publish_statements(
             }
         )
     return statements
-
-
-def _s3_location(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 class DriftMonitor(pulumi.ComponentResource):
@@ -240,13 +236,16 @@ class DriftMonitor(pulumi.ComponentResource):
         )
 
     def _role(self, logical: str, role_name: str, service: str) -> aws.iam.Role:
-        return aws.iam.Role(
+        args = self.args
+        description = f"Drift monitoring of {args.model_name} (mlstack)"
+        return service_role(
+            self,
             logical,
             name=role_name,
-            description=f"Drift monitoring of {self.args.model_name} (mlstack)",
-            assume_role_policy=service_trust(service, self.args.account_id),
-            tags=dict(self.args.tags),
-            opts=child(self),
+            description=description,
+            service=service,
+            account_id=args.account_id,
+            tags=args.tags,
         )
 
     def _policy(self, logical: str, role: aws.iam.Role, statements: Sequence[dict[str, Any]]) -> aws.iam.RolePolicy:
@@ -279,7 +278,7 @@ class DriftMonitor(pulumi.ComponentResource):
             *sagemaker_job_statements(args.region, args.account_id),
         ]
         if args.ground_truth_s3_uri:
-            truth_bucket, truth_key = _s3_location(args.ground_truth_s3_uri)
+            truth_bucket, truth_key = s3_location(args.ground_truth_s3_uri)
             statements += [
                 {
                     "Sid": "ReadTheGroundTruth",

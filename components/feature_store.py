@@ -70,6 +70,13 @@ class FeatureStore(pulumi.ComponentResource):
         self.arns = {key: g.arn for key, g in self.groups.items()}
         self.register_outputs({"arns": self.arns})
 
+    def offline_data_uri(self, key: str) -> pulumi.Output[str]:
+        """Where SageMaker writes group `key`'s offline store (resolvedOutputS3Uri: the path embeds
+        the creation time, so it is known only once the group exists)."""
+        return self.groups[key].offline_store_config.apply(
+            lambda config: config.s3_storage_config.resolved_output_s3_uri if config else None  # type: ignore[union-attr,return-value]
+        )
+
     def _grant_catalog_access(self, name: str, args: FeatureStoreArgs) -> aws.iam.RolePolicy:
         arn = pulumi.Output.concat
         prefix = arn("arn:aws:glue:", args.region, ":", args.account_id)

@@ -1,9 +1,8 @@
-"""The `mlstack` command (typer): `main` is the console entry point."""
+"""The `mlstack` command: `main` is the console entry point; the typer app is in `commands`."""
 
 from __future__ import annotations
 
-import gc
-from typing import Any
+from mlstack.collection import collection_paused
 
 
 def main() -> None:
@@ -15,24 +14,10 @@ def main() -> None:
     (bench/README.md). The previous state is restored on return, for callers that run
     commands in-process (the tests); `plan --watch` collects between plans.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collection_paused():
         from mlstack.cli.commands import main as run_command
 
         run_command()
-    finally:
-        if enabled:
-            gc.enable()
 
 
-def __getattr__(name: str) -> Any:
-    # The typer app imports the CLI's modules: only on demand, so `main` runs first.
-    if name == "app":
-        from mlstack.cli.commands import app
-
-        return app
-    raise AttributeError(name)
-
-
-__all__ = ["app", "main"]
+__all__ = ["main"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import gc
 import hashlib
 import hmac
 import json
@@ -32,14 +31,15 @@ import pulumi
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from mlstack import __version__, shared_package_dir
+from mlstack.collection import collection_paused
 from mlstack.plan.physical_names import PHYSICAL_NAME_KEYS
 from mlstack.program import load_checked
 from mlstack.project import Project, display, find_project
 from mlstack.spec import EnvironmentSpec, SpecError
 from mlstack.spec.feature_lock import additions, new_groups, read_lock
 from mlstack.spec.naming import Names
-from mlstack.wiring.batch import resolve_batch
-from mlstack.wiring.serving import STAND_IN, resolve_serving
+from mlstack.wiring.batch import resolve_versions
+from mlstack.wiring.serving import STAND_IN
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -339,9 +339,7 @@ def synthesize(
         raise SpecError.single(stack.display, 1, 1, "config", "aws:region is not set (e.g. `aws:region: eu-west-1`)")
     env = load_checked(project.resolve(config.get("mlstack:spec") or project.default_spec), stack.environment)
     # Resolve model versions first, so a problem is a located spec error, not a program failure.
-    names = Names.for_environment(env, region)
-    resolve_serving(env, names, config["mlstack:registry"])
-    resolve_batch(env, names, config["mlstack:registry"])
+    resolve_versions(env, Names.for_environment(env, region), config["mlstack:registry"])
     recorded, outputs = record(
         lambda: run_program(project),
         project=project.name,
@@ -434,27 +432,10 @@ def record(
         return sorted(monitor.recorded, key=lambda r: r.urn), outputs
 
     # A fresh context: the SDK keeps its settings and root resource in contextvars.
-    with _collection_paused():
+    # Collection resumes afterwards, so a long-lived process (`plan --watch`, the tests) frees
+    # what a plan left.
+    with collection_paused():
         return contextvars.Context().run(run)
-
-
-@contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the program runs.
-
-    A plan builds one object graph that lives until the plan is recorded (Pulumi keeps
-    every resource's outputs, futures and tasks until the loop ends): each collection
-    walks all of it and frees almost nothing. Under the default thresholds that was more
-    than half of a 3,000-resource plan's CPU time (bench/README.md). Collection resumes
-    afterwards, so a long-lived process (`plan --watch`, the tests) frees what a plan left.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

@@ -23,19 +23,41 @@ from mlstack.pipelines.inputs import Vpc
 from mlstack.registry.versions import ResolvedVersion, VersionResolutionError
 from mlstack.spec import EnvironmentSpec, ModelSpec, Problem, SpecError
 from mlstack.spec.naming import Names
-from mlstack.wiring.monitoring import MAX_DRIFT_METRIC
+from mlstack.wiring.monitoring import MAX_DRIFT_METRIC, training_baseline
 from mlstack.wiring.pipeline_cache import definition_soon
-from mlstack.wiring.serving import registry_for, resolve_one
+from mlstack.wiring.serving import ServingChoice, registry_for, resolve_one, resolve_serving
 
 STEPS_DIR = shared_package_dir("pipelines") / "steps"
 
 
-def resolve_batch(env: EnvironmentSpec, names: Names, setting: str | None) -> dict[str, ResolvedVersion | None]:
-    """The version each batch-scored model scores with; None where the spec says to skip. Raises SpecError."""
-    batch_models = [(i, m) for i, m in enumerate(env.spec.models) if m.serving and m.serving.batch]
-    if not batch_models:
-        return {}
+def resolve_versions(
+    env: EnvironmentSpec, names: Names, setting: str | None
+) -> tuple[dict[str, ServingChoice | None], dict[str, ResolvedVersion | None]]:
+    """What each model serves in real time and scores in batch, from one registry (`setting`:
+    live, a snapshot file or the stand-in); every problem of both at once as one SpecError."""
     registry = registry_for(setting, env, names)
+    problems: list[Problem] = []
+    choices: dict[str, ServingChoice | None] = {}
+    chosen: dict[str, ResolvedVersion | None] = {}
+    try:
+        choices = resolve_serving(env, names, registry)
+    except SpecError as error:
+        problems += error.problems
+    try:
+        chosen = resolve_batch(env, names, registry)
+    except SpecError as error:
+        problems += error.problems
+    if problems:
+        raise SpecError(problems)
+    return choices, chosen
+
+
+def resolve_batch(  # type: ignore[no-untyped-def]
+    env: EnvironmentSpec, names: Names, registry
+) -> dict[str, ResolvedVersion | None]:
+    """The version each batch-scored model scores with; None where the spec says to skip. Raises SpecError.
+    `registry`: what `registry_for` gives."""
+    batch_models = [(i, m) for i, m in enumerate(env.spec.models) if m.serving and m.serving.batch]
     chosen: dict[str, ResolvedVersion | None] = {}
     problems: list[Problem] = []
     for index, model in batch_models:
@@ -57,23 +79,6 @@ def batch_output(chosen: dict[str, ResolvedVersion | None]) -> dict[str, object]
         else {"version": version.version, "arn": version.arn, "status": version.approval_status}
         for name, version in sorted(chosen.items())
     }
-
-
-def _baseline(env: EnvironmentSpec, model: ModelSpec, version: ResolvedVersion) -> str:
-    baseline = layout.baseline_dataset_prefix(version.baseline_constraints_uri or "")
-    if baseline is None:
-        index = env.spec.models.index(model)
-        raise SpecError(
-            [
-                env.problem(
-                    ("models", index, "serving", "batch", "monitor"),
-                    f"version {version.version} of {version.group} records no baseline of the mlstack pipeline "
-                    "(DriftCheckBaselines.ModelDataQuality under baselines/<model>/data-quality/<execution>/); "
-                    "register it with the mlstack training pipeline, or set monitor: false",
-                )
-            ]
-        )
-    return baseline
 
 
 def build_batch(
@@ -99,7 +104,8 @@ def build_batch(
     monitor = None
     reads = [artifact.rsplit("/", 1)[0]]
     if batch.monitor:
-        baseline = _baseline(env, model, version)
+        at = ("models", env.spec.models.index(model), "serving", "batch", "monitor")
+        baseline = training_baseline(env, version, at, "set monitor: false")
         reads.append(baseline)
         alarms = model.monitoring.alarms
         monitor = BatchMonitor(
@@ -117,9 +123,7 @@ def build_batch(
     if batch.feature_group is not None:
         group = env.spec.feature_group(batch.feature_group)
         assert group is not None and feature_store is not None  # checked by the spec
-        store = feature_store.groups[group.name].offline_store_config.apply(
-            lambda config: config.s3_storage_config.resolved_output_s3_uri if config else None  # type: ignore[union-attr]
-        )
+        store = feature_store.offline_data_uri(group.name)
         source = FeatureGroupSource(
             offline_store_s3_uri="s3://pending/offline-store",
             record_identifier=group.record_identifier,

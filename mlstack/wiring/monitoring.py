@@ -25,6 +25,7 @@ from mlstack.components.monitoring import DataQualityMonitor, DataQualityMonitor
 from mlstack.pipelines import layout
 from mlstack.pipelines.inputs import Vpc
 from mlstack.pipelines.monitor_inputs import MonitorPipelineInputs
+from mlstack.registry.versions import ResolvedVersion
 from mlstack.spec import EnvironmentSpec, ModelSpec, SpecError
 from mlstack.spec.naming import Names, fit
 from mlstack.wiring.pipeline_cache import definition_soon
@@ -345,6 +346,24 @@ def build_quality_monitors(
     return created
 
 
+def training_baseline(env: EnvironmentSpec, version: ResolvedVersion, at: tuple[str | int, ...], or_else: str) -> str:
+    """The prefix of `version`'s baseline dataset, which mlstack's drift monitor compares with.
+    A version registered without the mlstack pipeline has none: a located problem at `at`."""
+    baseline = layout.baseline_dataset_prefix(version.baseline_constraints_uri or "")
+    if baseline is None:
+        raise SpecError(
+            [
+                env.problem(
+                    at,
+                    f"version {version.version} of {version.group} records no baseline of the mlstack pipeline "
+                    "(DriftCheckBaselines.ModelDataQuality under baselines/<model>/data-quality/<execution>/); "
+                    f"register it with the mlstack training pipeline, or {or_else}",
+                )
+            ]
+        )
+    return baseline
+
+
 def build_drift_monitor(
     env: EnvironmentSpec,
     names: Names,
@@ -358,19 +377,9 @@ def build_drift_monitor(
 ) -> DriftMonitor:
     """mlstack's own drift monitor: a scheduled pipeline over the endpoint's data capture."""
     index = env.spec.models.index(model)
-    version = choice.primary
-    baseline = layout.baseline_dataset_prefix(version.baseline_constraints_uri or "")
-    if baseline is None:
-        raise SpecError(
-            [
-                env.problem(
-                    ("models", index, "monitoring", "data_quality"),
-                    f"version {version.version} of {version.group} records no baseline of the mlstack pipeline "
-                    "(DriftCheckBaselines.ModelDataQuality under baselines/<model>/data-quality/<execution>/); "
-                    "register it with the mlstack training pipeline, or disable data_quality monitoring",
-                )
-            ]
-        )
+    baseline = training_baseline(
+        env, choice.primary, ("models", index, "monitoring", "data_quality"), "disable data_quality monitoring"
+    )
     monitoring = model.monitoring
     bucket = names.artifact_bucket()
     quality, bias = monitoring.model_quality, monitoring.bias

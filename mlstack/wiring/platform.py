@@ -22,13 +22,12 @@ from mlstack.components.model_registry import ModelCardArgs, ModelRegistry, Mode
 from mlstack.components.training import TrainingPipeline
 from mlstack.spec import EnvironmentSpec, ModelSpec
 from mlstack.spec.naming import Names, required_tags
-from mlstack.wiring.batch import batch_output, build_batch, resolve_batch
+from mlstack.wiring.batch import batch_output, build_batch, resolve_versions
 from mlstack.wiring.monitoring import build_alerting, build_monitor, build_prometheus, build_quality_monitors
 from mlstack.wiring.serving import (
     ServingChoice,
     build_endpoint,
     build_kubernetes,
-    resolve_serving,
     version_output,
     warn,
 )
@@ -54,8 +53,7 @@ def build_platform(env: EnvironmentSpec, region: str, registry: str | None = Non
     check_scripts(env)
     names = Names.for_environment(env, region)
     tags = required_tags(env)
-    choices = resolve_serving(env, names, registry)
-    batch_versions = resolve_batch(env, names, registry)
+    choices, batch_versions = resolve_versions(env, names, registry)
     foundation = Foundation(
         "foundation",
         FoundationArgs(

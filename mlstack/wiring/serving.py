@@ -92,9 +92,11 @@ def resolve_one(  # type: ignore[no-untyped-def]
     )
 
 
-def resolve_serving(env: EnvironmentSpec, names: Names, setting: str | None) -> dict[str, ServingChoice | None]:
-    """The version each served model deploys; None where the spec says to skip. Raises SpecError."""
-    registry = registry_for(setting, env, names)
+def resolve_serving(  # type: ignore[no-untyped-def]
+    env: EnvironmentSpec, names: Names, registry
+) -> dict[str, ServingChoice | None]:
+    """The version each served model deploys; None where the spec says to skip. Raises SpecError.
+    `registry`: what `registry_for` gives."""
     choices: dict[str, ServingChoice | None] = {}
     problems: list[Problem] = _kubernetes_problems(env)
     for index, model in enumerate(env.spec.models):

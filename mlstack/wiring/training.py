@@ -159,10 +159,7 @@ def build_training(
     data = model.data
     if data.feature_groups:
         assert feature_store is not None
-        group = feature_store.groups[data.feature_groups[0]]
-        data_uri: pulumi.Input[str] = group.offline_store_config.apply(
-            lambda config: config.s3_storage_config.resolved_output_s3_uri if config else None  # type: ignore[union-attr]
-        )
+        data_uri: pulumi.Input[str] = feature_store.offline_data_uri(data.feature_groups[0])
     else:
         data_uri = data.s3_uri or ""
     placeholder = pipeline_inputs(
